@@ -1,0 +1,75 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
+
+export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push';
+export type TargetId = 'syncline' | 'pouchdb' | 'sqlite';
+
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push'];
+export const ALL_TARGETS: readonly TargetId[] = ['syncline', 'pouchdb', 'sqlite'];
+
+export const TARGET_LABELS: Record<TargetId, string> = {
+  syncline: 'Syncline',
+  pouchdb: 'PouchDB Server',
+  sqlite: 'raw SQLite',
+};
+
+export interface Settings {
+  scale: number;
+  /** Each workload runs this many times per target; the report shows the median. */
+  rounds: number;
+  seed: number;
+  batchSize: number;
+  counts: Record<WorkloadId, number>;
+  workloads: readonly WorkloadId[];
+  targets: readonly TargetId[];
+  /** Use an already-running server instead of spawning one. */
+  synclineUrl: string | undefined;
+  pouchdbUrl: string | undefined;
+}
+
+function positiveNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+function pickList<T extends string>(name: string, all: readonly T[]): readonly T[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return all;
+  const wanted = raw.split(',').map((s) => s.trim());
+  for (const w of wanted) {
+    if (!all.includes(w as T)) throw new Error(`${name}: unknown "${w}" (choose from ${all.join(', ')})`);
+  }
+  return all.filter((x) => wanted.includes(x));
+}
+
+function url(name: string): string | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const parsed = new URL(raw);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname)) {
+    throw new Error(`${name} must point at a loopback address, got ${parsed.hostname}`);
+  }
+  return raw.replace(/\/+$/, '');
+}
+
+export function loadSettings(): Settings {
+  const scale = positiveNumber('BENCH_SCALE', 1);
+  const count = (base: number): number => Math.max(1, Math.round(base * scale));
+  return {
+    scale,
+    rounds: Math.max(1, Math.round(positiveNumber('BENCH_ROUNDS', 1))),
+    seed: Math.floor(positiveNumber('BENCH_SEED', 42)),
+    batchSize: 100,
+    counts: { put: count(2_000), bulk: count(10_000), pull: count(10_000), push: count(10_000) },
+    workloads: pickList('BENCH_WORKLOADS', ALL_WORKLOADS),
+    targets: pickList('BENCH_TARGETS', ALL_TARGETS),
+    synclineUrl: url('BENCH_SYNCLINE_URL'),
+    pouchdbUrl: url('BENCH_POUCHDB_URL'),
+  };
+}

@@ -1,0 +1,10 @@
+import type { HttpClient } from '../http-client.ts';
+
+/** A running CouchDB-compatible server the HTTP workloads talk to. */
+export interface HttpTarget {
+  readonly label: string;
+  /** How it was started, for the report header. */
+  readonly description: string;
+  readonly client: HttpClient;
+  stop(): Promise<void>;
+}

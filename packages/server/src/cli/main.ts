@@ -1,0 +1,43 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfigFile, parseServerConfig } from '../config/load.ts';
+import { DEFAULT_CONFIG_INPUT } from '../config/schema.ts';
+import { startServer } from '../server.ts';
+import { VERSION } from '../server-context.ts';
+
+async function serve(opts: { config?: string }): Promise<void> {
+  let config;
+  try {
+    config = opts.config ? await loadConfigFile(opts.config) : parseServerConfig(DEFAULT_CONFIG_INPUT);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`syncline: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const server = await startServer(config);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.context.logger.info({ signal }, 'shutting down');
+    void server.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('syncline')
+    .description('Sync server for Couchbase Lite and CouchDB/PouchDB clients on shared SQLite storage')
+    .version(VERSION, '-v, --version');
+  program
+    .command('serve')
+    .description('start the public and admin REST APIs for the configured databases')
+    .option('-c, --config <file>', 'JSON configuration file (default: database "db" on sqlite:./data/db.sqlite)', (v) => {
+      if (!v) throw new InvalidArgumentError('a file name is required');
+      return v;
+    })
+    .action(serve);
+  await program.parseAsync(argv);
+}

@@ -1,0 +1,79 @@
+import { leaves, winningRev } from '../document/index.ts';
+import type { ChangeRecord } from '../storage/bucket.ts';
+import type { DbContext } from './context.ts';
+import { revisionContent, toCurrent } from './crud/current.ts';
+import { formatRevision } from './crud/read.ts';
+
+export interface ChangesOptions {
+  since: number;
+  limit?: number;
+  includeDocs?: boolean;
+  /** "all_docs" lists every leaf revision, "main_only" only the winner. */
+  style?: 'main_only' | 'all_docs';
+  activeOnly?: boolean;
+  docIds?: readonly string[];
+  conflicts?: boolean;
+}
+
+export interface ChangeEntry {
+  seq: number;
+  id: string;
+  changes: Array<{ rev: string }>;
+  deleted?: true;
+  doc?: Record<string, unknown>;
+}
+
+export interface ChangesBatch {
+  results: ChangeEntry[];
+  /** Highest sequence examined: a client resuming from it misses nothing. */
+  lastSeq: number;
+}
+
+const PAGE = 500;
+
+async function toEntries(ctx: DbContext, records: ChangeRecord[], opts: ChangesOptions): Promise<ChangeEntry[]> {
+  const needMeta = opts.includeDocs || opts.style === 'all_docs';
+  const stored = needMeta ? await ctx.collection.getMany(records.map((r) => r.id)) : null;
+  const entries: ChangeEntry[] = [];
+  for (const record of records) {
+    if (opts.activeOnly && record.deleted) continue;
+    const entry: ChangeEntry = { seq: record.seq, id: record.id, changes: [{ rev: record.rev }] };
+    if (record.deleted) entry.deleted = true;
+    if (stored) {
+      const current = toCurrent(record.id, stored.get(record.id));
+      const meta = current.meta;
+      if (!meta) continue;
+      if (opts.style === 'all_docs') {
+        const winner = winningRev(meta.tree)!;
+        entry.changes = [winner, ...leaves(meta.tree).filter((r) => r !== winner)].map((rev) => ({ rev }));
+      }
+      if (opts.includeDocs) {
+        const content = revisionContent(current, meta.rev);
+        if (content) entry.doc = (await formatRevision(ctx, current, meta.rev, content, { conflicts: opts.conflicts === true })).doc;
+      }
+    }
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** One pass over the changes log from `since`: up to `limit` entries, in sequence order. */
+export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions): Promise<ChangesBatch> {
+  const results: ChangeEntry[] = [];
+  let lastSeq = opts.since;
+  const limit = opts.limit ?? Infinity;
+  for (;;) {
+    const want = Math.min(PAGE, limit - results.length);
+    if (want <= 0) break;
+    const records = await ctx.collection.readChanges({
+      since: lastSeq,
+      limit: want,
+      ...(opts.docIds ? { docIds: opts.docIds } : {}),
+    });
+    if (records.length === 0) break;
+    lastSeq = records[records.length - 1]!.seq;
+    results.push(...(await toEntries(ctx, records, opts)));
+    if (records.length < want) break;
+  }
+  return { results, lastSeq };
+}

@@ -1,0 +1,79 @@
+import { conflict, tooLarge } from '../../base/errors.ts';
+import { addHistory, addRevision, generationOf, isLeaf, makeRevId } from '../../document/index.ts';
+import type { DocumentCommit } from '../../storage/bucket.ts';
+import { digestsForRevId, resolveAttachments } from '../attachments/resolve.ts';
+import type { DbContext } from '../context.ts';
+import { planCommit } from './apply.ts';
+import { knownAttachments, type CurrentDoc } from './current.ts';
+import { historyOf, type IncomingDoc } from './incoming.ts';
+
+export interface WriteOptions {
+  /** false when replicating: revisions keep the IDs and history the client gives. */
+  newEdits: boolean;
+  /** Parent revision given outside the body (`?rev=` or `If-Match`), used when the body has no `_rev`. */
+  rev?: string;
+  /** Attachment bodies from a multipart request. */
+  follows?: ReadonlyMap<string, Buffer>;
+}
+
+export type Prepared = { kind: 'commit'; rev: string; commit: DocumentCommit } | { kind: 'noop'; rev: string };
+
+function checkSize(ctx: DbContext, incoming: IncomingDoc): void {
+  const size = Buffer.byteLength(JSON.stringify(incoming.body), 'utf8');
+  if (size > ctx.config.max_document_size) {
+    throw tooLarge(`Document "${incoming.id}" is ${size} bytes, more than the limit of ${ctx.config.max_document_size}`);
+  }
+}
+
+/** The parent a new edit builds on, following CouchDB: a leaf given by the client, or the tombstone it recreates. */
+function parentForEdit(current: CurrentDoc, given: string | undefined): string | null {
+  const meta = current.meta;
+  if (!meta) {
+    if (given !== undefined) throw conflict();
+    return null;
+  }
+  if (given === undefined) {
+    if (!meta.deleted) throw conflict();
+    return meta.rev;
+  }
+  const node = meta.tree[given];
+  if (!node || !isLeaf(meta.tree, given)) throw conflict();
+  if (node.deleted && given !== meta.rev) throw conflict();
+  return given;
+}
+
+async function attachmentsFor(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, parent: string | null, generation: number, opts: WriteOptions) {
+  return resolveAttachments(incoming.attachments, {
+    generation,
+    known: knownAttachments(current, parent),
+    ...(opts.follows ? { follows: opts.follows } : {}),
+    maxSize: ctx.config.max_attachment_size,
+    keepRevpos: !opts.newEdits,
+    hasBlob: (digest) => ctx.bucket.hasBlob(digest),
+    putBlob: (digest, data) => ctx.bucket.putBlob(digest, data),
+  });
+}
+
+/** Works out the storage write for one incoming document against the document's current state. */
+export async function prepareWrite(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, opts: WriteOptions): Promise<Prepared> {
+  checkSize(ctx, incoming);
+  const tree = current.meta?.tree ?? {};
+  if (opts.newEdits) {
+    const parent = parentForEdit(current, incoming.rev ?? opts.rev);
+    const generation = parent ? generationOf(parent) + 1 : 1;
+    const attachments = await attachmentsFor(ctx, current, incoming, parent, generation, opts);
+    const atts = digestsForRevId(attachments);
+    const rev = makeRevId({ parent, deleted: incoming.deleted, body: atts ? { ...incoming.body, _attachments: atts } : incoming.body });
+    if (tree[rev]) throw conflict();
+    const next = { rev, tree: addRevision(tree, rev, parent, incoming.deleted), content: { body: incoming.body, attachments, deleted: incoming.deleted } };
+    return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit) };
+  }
+  const history = historyOf(incoming);
+  const rev = history[0]!;
+  if (tree[rev]) return { kind: 'noop', rev };
+  const merged = addHistory(tree, history, incoming.deleted).tree;
+  const parent = merged[rev]?.parent ?? null;
+  const attachments = await attachmentsFor(ctx, current, incoming, parent, generationOf(rev), opts);
+  const next = { rev, tree: merged, content: { body: incoming.body, attachments, deleted: incoming.deleted } };
+  return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit) };
+}

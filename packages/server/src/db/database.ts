@@ -1,0 +1,74 @@
+import type { Logger } from '../base/logger.ts';
+import { keyed } from '../base/logger.ts';
+import type { DatabaseConfig } from '../config/schema.ts';
+import type { Bucket, Collection } from '../storage/bucket.ts';
+import { ChangeNotifier } from './change-notifier.ts';
+import type { DbContext } from './context.ts';
+
+export interface DatabaseInfo {
+  db_name: string;
+  update_seq: number;
+  committed_update_seq: number;
+  doc_count: number;
+  instance_start_time: number;
+  compact_running: boolean;
+  purge_seq: number;
+  disk_format_version: number;
+  state: 'Online' | 'Offline';
+  server_uuid: string;
+}
+
+/** One served database: its bucket, its default collection and the shared state of its feeds. */
+export class Database implements DbContext, AsyncDisposable {
+  readonly notifier = new ChangeNotifier();
+  readonly log: Logger;
+  readonly #startTime = Date.now() * 1000;
+  #state: 'Online' | 'Offline' = 'Online';
+
+  private constructor(
+    readonly name: string,
+    readonly config: DatabaseConfig,
+    readonly bucket: Bucket,
+    readonly collection: Collection,
+    logger: Logger,
+    readonly serverUuid: string,
+  ) {
+    this.log = keyed(logger, 'CRUD', { db: name });
+  }
+
+  static async open(name: string, config: DatabaseConfig, bucket: Bucket, logger: Logger, serverUuid: string): Promise<Database> {
+    const collection = await bucket.collection();
+    const db = new Database(name, config, bucket, collection, logger, serverUuid);
+    db.notifier.announce(await bucket.lastSequence());
+    return db;
+  }
+
+  get state(): 'Online' | 'Offline' {
+    return this.#state;
+  }
+
+  async info(): Promise<DatabaseInfo> {
+    const seq = await this.bucket.lastSequence();
+    return {
+      db_name: this.name,
+      update_seq: seq,
+      committed_update_seq: seq,
+      doc_count: await this.collection.countLive(),
+      instance_start_time: this.#startTime,
+      compact_running: false,
+      purge_seq: 0,
+      disk_format_version: 0,
+      state: this.#state,
+      server_uuid: this.serverUuid,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#state = 'Offline';
+    await this.bucket.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

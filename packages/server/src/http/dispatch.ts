@@ -1,0 +1,82 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { badRequest, forbidden, methodNotAllowed, notFound } from '../base/errors.ts';
+import type { Logger } from '../base/logger.ts';
+import type { ServerContext } from '../server-context.ts';
+import { applyCors } from './cors.ts';
+import { allDbs, serverInfo } from './handlers/server.ts';
+import { createDatabase } from './handlers/database.ts';
+import { Query } from './query.ts';
+import { errorReply, sendReply } from './response.ts';
+import type { Method, Reply, RequestContext } from './route-types.ts';
+import { matchDatabaseRoute } from './routes.ts';
+
+const METHODS = new Set<string>(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
+
+function splitUrl(url: string): { segments: string[]; query: URLSearchParams } {
+  const q = url.indexOf('?');
+  const path = q === -1 ? url : url.slice(0, q);
+  const raw = path.split('/').slice(1);
+  if (raw.length > 0 && raw[raw.length - 1] === '') raw.pop();
+  const segments = raw.map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      throw badRequest('Malformed percent-encoding in URL');
+    }
+  });
+  return { segments, query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)) };
+}
+
+async function route(base: Omit<RequestContext, 'params' | 'query' | 'db'>, url: string): Promise<Reply> {
+  const method = base.req.method ?? 'GET';
+  if (!METHODS.has(method)) throw methodNotAllowed();
+  const { segments, query } = splitUrl(url);
+  const ctx: RequestContext = { ...base, params: {}, query: new Query(query), db: undefined };
+  const [first, ...rest] = segments;
+  if (first === undefined) {
+    if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
+    return serverInfo(ctx);
+  }
+  if (first === '_all_dbs' && segments.length === 1) {
+    if (!base.admin) throw forbidden('Admin API only');
+    return allDbs(ctx);
+  }
+  if (first.startsWith('_')) throw notFound('unknown URL');
+  ctx.params.db = first;
+  if (rest.length === 0 && method === 'PUT') {
+    if (!base.admin) throw forbidden('Admin API only');
+    return createDatabase(ctx);
+  }
+  const db = base.server.database(first);
+  const match = matchDatabaseRoute(rest);
+  if (match.candidates.length === 0) throw notFound(rest[0]?.startsWith('_') ? 'unknown URL' : 'missing');
+  const found = match.candidates.find((r) => r.method === (method as Method));
+  if (!found) throw methodNotAllowed();
+  if (found.adminOnly && !base.admin) throw forbidden('Admin API only');
+  return found.handler({ ...ctx, db, params: { ...ctx.params, ...match.params } });
+}
+
+let requestCounter = 0;
+
+/** Handles one HTTP request on either listener: routing, errors as {"error","reason"}, logging. */
+export async function dispatch(server: ServerContext, admin: boolean, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const started = performance.now();
+  const id = ++requestCounter;
+  const abort = new AbortController();
+  res.on('close', () => abort.abort());
+  if (applyCors(server.config.CORS, req, res)) return;
+  let reply: Reply;
+  try {
+    reply = await route({ req, res, admin, server, signal: abort.signal }, req.url ?? '/');
+  } catch (err) {
+    reply = errorReply(err, log);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+  }
+  if (!req.complete) req.resume();
+  sendReply(res, reply, req.method === 'HEAD');
+  const status = 'status' in reply ? reply.status : res.statusCode;
+  log.debug({ req: id, method: req.method, url: req.url, status, ms: Math.round(performance.now() - started) }, 'request');
+}

@@ -1,0 +1,39 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Database } from '../db/database.ts';
+import type { Query } from './query.ts';
+import type { ServerContext } from '../server-context.ts';
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
+
+/** What a handler gets: the parsed request and the database it addresses, if any. */
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string>;
+  query: Query;
+  /** True on the admin listener. */
+  admin: boolean;
+  server: ServerContext;
+  /** Set for routes under /{db}/. */
+  db: Database | undefined;
+  /** Aborts when the client goes away. */
+  signal: AbortSignal;
+}
+
+export type Reply =
+  | { status: number; json: unknown; headers?: Record<string, string> }
+  | { status: number; body: Buffer | string; headers: Record<string, string> }
+  /** The handler wrote the response itself (streaming). */
+  | { streamed: true };
+
+export type Handler = (ctx: RequestContext & { db: Database }) => Promise<Reply>;
+export type ServerHandler = (ctx: RequestContext) => Promise<Reply>;
+
+export interface Route {
+  method: Method;
+  /** Segments after the database; `{name}` captures one, `{name*}` the rest. Empty for the database root. */
+  path: string;
+  /** Only served on the admin listener. */
+  adminOnly?: boolean;
+  handler: Handler;
+}

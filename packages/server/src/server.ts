@@ -1,0 +1,39 @@
+import { createLogger, type Logger } from './base/logger.ts';
+import type { ServerConfig } from './config/schema.ts';
+import { listen, type Listener } from './http/listener.ts';
+import { ServerContext } from './server-context.ts';
+
+export interface RunningServer extends AsyncDisposable {
+  context: ServerContext;
+  publicUrl: string;
+  adminUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Directory that relative storage paths are resolved against (default: the working directory). */
+  baseDir?: string;
+}
+
+/** Opens the configured databases and starts the public and admin listeners. */
+export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const level = config.logging.console.log_level;
+  const logger = opts.logger ?? createLogger({ level: level === 'none' ? 'silent' : level, keys: config.logging.console.log_keys });
+  const context = new ServerContext(config, logger, opts.baseDir ?? process.cwd());
+  await context.openConfigured();
+  const listeners: Listener[] = [];
+  try {
+    listeners.push(await listen(context, config.interface, false, logger));
+    listeners.push(await listen(context, config.adminInterface, true, logger));
+  } catch (err) {
+    for (const l of listeners) await l.close();
+    await context.close();
+    throw err;
+  }
+  const stop = async () => {
+    for (const l of listeners) await l.close();
+    await context.close();
+  };
+  return { context, publicUrl: listeners[0]!.url, adminUrl: listeners[1]!.url, stop, [Symbol.asyncDispose]: stop };
+}

@@ -1,0 +1,189 @@
+/**
+ * The storage interface. One configured database = one Bucket. Engines (sqlite/, postgres/) implement it and
+ * pass the shared contract suite in storage/contract.ts. Everything above (db/) talks to storage only through it.
+ *
+ * Per collection there are two tables:
+ *  - documents: the app-facing table (id, body JSON, cas). Live documents only. A trigger stamps `cas` from a
+ *    bucket-wide counter on every INSERT/UPDATE and appends INSERT/UPDATE/DELETE to the mutation log, so that
+ *    writes made by any process with plain SQL are seen.
+ *  - sync metadata: (id, meta JSON, cas, seq, deleted). Written by the gateway only, never inside the body.
+ * Plus a changes log (gateway sequences), a content-addressed blob store and small metadata records.
+ */
+
+/** Bucket-wide change counter value; increases on every write to a documents or sync-metadata row. */
+export type Cas = number;
+
+export const DEFAULT_COLLECTION = '_default._default';
+
+/** What a read of one document returns: the live body row (if any) and the sync metadata row (if any). */
+export interface StoredDoc {
+  id: string;
+  /** JSON text of the documents-table body, or null when there is no live row. */
+  body: string | null;
+  /** cas of the documents-table row, or null when there is no live row. */
+  bodyCas: Cas | null;
+  /** JSON text of the sync metadata, or null when the gateway has never written this document. */
+  meta: string | null;
+  /** cas of the sync-metadata row, or null when absent. */
+  metaCas: Cas | null;
+}
+
+/** One entry of the changes log: the latest gateway revision of a document at `seq`. */
+export interface ChangeRecord {
+  seq: number;
+  id: string;
+  rev: string;
+  deleted: boolean;
+  /** Channels the revision is in. */
+  channels: string[];
+  /** Channels the document was removed from by this revision. */
+  removed: string[];
+}
+
+/** What the gateway hands to commitDocument once the sequence is known. */
+export interface CommitPayload {
+  /** JSON text of the sync metadata to store. */
+  meta: string;
+  /** The changes-log entry (its seq and id are filled by the engine). */
+  change: Omit<ChangeRecord, 'seq' | 'id'>;
+  /** True when the winning revision is a tombstone (indexed for _all_docs and purging). */
+  deleted: boolean;
+}
+
+export interface DocumentCommit {
+  id: string;
+  /** Expected cas of the documents row: null means "there must be no live row". */
+  expectedBodyCas: Cas | null;
+  /** Expected cas of the sync-metadata row: null means "there must be no metadata row". */
+  expectedMetaCas: Cas | null;
+  /**
+   * New documents-table body (JSON text), or null to leave no live row (tombstone / deletion).
+   * `undefined` leaves the documents row exactly as it is (metadata-only change).
+   */
+  body: string | null | undefined;
+  /**
+   * Called inside the write transaction with the freshly allocated gateway sequence; returns what to store.
+   * Allocation inside the transaction keeps the changes log free of out-of-order commits.
+   */
+  build: (seq: number) => CommitPayload;
+}
+
+export type CommitResult =
+  | { ok: true; seq: number; bodyCas: Cas | null; metaCas: Cas }
+  | { ok: false; reason: 'cas_mismatch' };
+
+export interface ChangesQuery {
+  /** Exclusive lower bound. */
+  since: number;
+  limit?: number;
+  /** Restrict to entries whose channels (or removed channels) intersect these; undefined = all. */
+  channels?: readonly string[];
+  /** Restrict to these document ids. */
+  docIds?: readonly string[];
+}
+
+export interface ScanQuery {
+  /** Inclusive bounds on id (CouchDB collation is by code point here). */
+  startKey?: string;
+  endKey?: string;
+  inclusiveEnd?: boolean;
+  descending?: boolean;
+  limit?: number;
+  skip?: number;
+  /** When false (default) metadata rows whose winning revision is a tombstone are left out. */
+  includeDeleted?: boolean;
+}
+
+export interface MetaRow {
+  id: string;
+  meta: string;
+  metaCas: Cas;
+  seq: number;
+  deleted: boolean;
+}
+
+export type MutationOp = 'insert' | 'update' | 'delete';
+
+export interface MutationRecord {
+  /** Monotonic position in the mutation log. */
+  position: number;
+  partition: number;
+  id: string;
+  /** cas stamped on the documents row by this write; null for deletes. */
+  cas: Cas | null;
+  op: MutationOp;
+}
+
+export interface StoredRecord {
+  key: string;
+  value: string;
+  /** Incremented on every successful set; used for compare-and-set. */
+  version: number;
+  /** Epoch milliseconds after which the record no longer exists, or null. */
+  expiresAt: number | null;
+}
+
+export interface Collection {
+  readonly name: string;
+  /** Name of the app-facing documents table (public contract). */
+  readonly documentsTable: string;
+
+  get(id: string): Promise<StoredDoc | null>;
+  getMany(ids: readonly string[]): Promise<Map<string, StoredDoc>>;
+  /** Atomically write body + metadata + changes-log entry with a fresh sequence, if both cas values match. */
+  commit(write: DocumentCommit): Promise<CommitResult>;
+  /**
+   * Several commits in one transaction, results in input order. Each is checked on its own: a cas mismatch on
+   * one does not abort the others. An exception (e.g. thrown by a build callback) aborts them all.
+   */
+  commitMany(writes: readonly DocumentCommit[]): Promise<CommitResult[]>;
+  /** Remove a document entirely: body row, metadata row and its changes-log entries. Returns whether anything existed. */
+  purge(id: string): Promise<boolean>;
+
+  /** Metadata rows ordered by id. */
+  scanMeta(query: ScanQuery): Promise<MetaRow[]>;
+  /** Count of metadata rows whose winning revision is live. */
+  countLive(): Promise<number>;
+
+  /** Changes-log entries with seq > since, ascending. One entry per document (its latest). */
+  readChanges(query: ChangesQuery): Promise<ChangeRecord[]>;
+
+  /** Mutation log of the documents table, one partition, positions > after, ascending. */
+  readMutations(partition: number, after: number, limit: number): Promise<MutationRecord[]>;
+  /** Drop mutation-log entries at or below a position in a partition (already processed). */
+  trimMutations(partition: number, upTo: number): Promise<void>;
+}
+
+export interface Bucket extends AsyncDisposable {
+  /** e.g. "sqlite" or "postgres". */
+  readonly engine: string;
+  /** Fixed number of mutation-log partitions of this bucket. */
+  readonly partitions: number;
+
+  collection(name?: string): Promise<Collection>;
+
+  /** Highest gateway sequence allocated so far (0 when none). */
+  lastSequence(): Promise<number>;
+
+  putBlob(digest: string, data: Uint8Array): Promise<void>;
+  getBlob(digest: string): Promise<Uint8Array | null>;
+  hasBlob(digest: string): Promise<boolean>;
+  deleteBlob(digest: string): Promise<void>;
+  listBlobDigests(): Promise<string[]>;
+
+  /** Small metadata records (checkpoints, _local docs, leases, users...). Expired records read as absent. */
+  getRecord(key: string): Promise<StoredRecord | null>;
+  /**
+   * Set a record. With expectedVersion, only succeeds when the current version matches (0 = must not exist);
+   * returns the new record, or null on a version mismatch.
+   */
+  setRecord(key: string, value: string, opts?: { expectedVersion?: number; ttlMs?: number }): Promise<StoredRecord | null>;
+  deleteRecord(key: string, opts?: { expectedVersion?: number }): Promise<boolean>;
+  /** Records whose key starts with prefix, ordered by key. */
+  listRecords(prefix: string): Promise<StoredRecord[]>;
+
+  close(): Promise<void>;
+}
+
+/** How a bucket is opened from a "server" config string such as "sqlite:./data/db.sqlite". */
+export type BucketFactory = (url: string) => Promise<Bucket>;

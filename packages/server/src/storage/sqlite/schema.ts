@@ -1,0 +1,145 @@
+import type Database from 'better-sqlite3';
+import { badRequest } from '../../base/errors.ts';
+import { DEFAULT_COLLECTION } from '../bucket.ts';
+import { partitionSql } from './partition.ts';
+
+type Db = Database.Database;
+
+/** Physical tables of one collection. The documents table name is a public contract for server apps. */
+export interface CollectionTables {
+  documents: string;
+  meta: string;
+  changes: string;
+  changeChannels: string;
+  mutations: string;
+}
+
+const NAME_PART = /^[A-Za-z0-9_%-]{1,251}$/;
+
+/** Quote an SQL identifier. */
+export const q = (ident: string): string => `"${ident.replaceAll('"', '""')}"`;
+
+/** "coll" means "_default.coll"; returns the canonical "scope.collection" or throws badRequest. */
+export function normalizeCollectionName(name: string = DEFAULT_COLLECTION): string {
+  const parts = name.split('.');
+  if (parts.length === 1) parts.unshift('_default');
+  if (parts.length !== 2 || !parts.every((part) => NAME_PART.test(part))) {
+    throw badRequest(`Invalid collection name "${name}": expected "scope.collection" made of [A-Za-z0-9_%-]`);
+  }
+  return parts.join('.');
+}
+
+export function collectionTables(canonicalName: string): CollectionTables {
+  const suffix = canonicalName === DEFAULT_COLLECTION ? '' : `_${canonicalName.replace('.', '_')}`;
+  return {
+    documents: `documents${suffix}`,
+    meta: `sync_meta${suffix}`,
+    changes: `changes${suffix}`,
+    changeChannels: `change_channels${suffix}`,
+    mutations: `mutations${suffix}`,
+  };
+}
+
+/** Bucket-wide tables (everything but the per-collection ones). */
+export const BUCKET_DDL = `
+CREATE TABLE IF NOT EXISTS bucket_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  cas INTEGER NOT NULL,
+  seq INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO counters (id, cas, seq) VALUES (1, 0, 0);
+CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, documents_table TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  expires_at INTEGER
+);
+`;
+
+function mutationInsert(t: CollectionTables, partitions: number, idExpr: string, casExpr: string, opExpr: string): string {
+  return `INSERT INTO ${q(t.mutations)} ("partition", doc_id, cas, op)
+    VALUES (${partitionSql(idExpr, partitions)}, ${idExpr}, ${casExpr}, ${opExpr});`;
+}
+
+/**
+ * Tables, indexes and triggers of one collection (current shape; idempotent).
+ * Triggers use plain SQL only so that any SQLite client writing the documents table gets cas stamps and
+ * mutation-log entries. The stamping UPDATE touches only `cas`, so the `UPDATE OF id, body` trigger does not
+ * fire for it (and recursive_triggers stays off).
+ */
+export function collectionDdl(t: CollectionTables, partitions: number): string {
+  const docs = q(t.documents);
+  const stamp = `UPDATE counters SET cas = cas + 1;
+    UPDATE ${docs} SET cas = (SELECT cas FROM counters) WHERE rowid = NEW.rowid;`;
+  const newCas = '(SELECT cas FROM counters)';
+  return `
+CREATE TABLE IF NOT EXISTS ${docs} (id TEXT PRIMARY KEY, body TEXT NOT NULL, cas INTEGER);
+CREATE TABLE IF NOT EXISTS ${q(t.mutations)} (
+  position INTEGER PRIMARY KEY AUTOINCREMENT,
+  "partition" INTEGER NOT NULL,
+  doc_id TEXT NOT NULL,
+  cas INTEGER,
+  op TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${q(`${t.mutations}_by_partition`)} ON ${q(t.mutations)} ("partition", position);
+CREATE TABLE IF NOT EXISTS ${q(t.meta)} (
+  id TEXT PRIMARY KEY,
+  meta TEXT NOT NULL,
+  cas INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  deleted INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ${q(t.changes)} (
+  seq INTEGER PRIMARY KEY,
+  doc_id TEXT NOT NULL,
+  rev TEXT,
+  deleted INTEGER,
+  channels TEXT,
+  removed TEXT
+);
+CREATE INDEX IF NOT EXISTS ${q(`${t.changes}_by_doc_id`)} ON ${q(t.changes)} (doc_id);
+CREATE TABLE IF NOT EXISTS ${q(t.changeChannels)} (
+  channel TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (channel, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS ${q(`${t.documents}_after_insert`)} AFTER INSERT ON ${docs} BEGIN
+  ${stamp}
+  ${mutationInsert(t, partitions, 'NEW.id', newCas, `'insert'`)}
+END;
+CREATE TRIGGER IF NOT EXISTS ${q(`${t.documents}_after_update`)} AFTER UPDATE OF id, body ON ${docs} BEGIN
+  ${stamp}
+  ${mutationInsert(t, partitions, 'NEW.id', newCas, `CASE WHEN OLD.id IS NEW.id THEN 'update' ELSE 'insert' END`)}
+END;
+CREATE TRIGGER IF NOT EXISTS ${q(`${t.documents}_after_rename`)} AFTER UPDATE OF id ON ${docs}
+WHEN OLD.id IS NOT NEW.id BEGIN
+  ${mutationInsert(t, partitions, 'OLD.id', 'NULL', `'delete'`)}
+END;
+CREATE TRIGGER IF NOT EXISTS ${q(`${t.documents}_after_delete`)} AFTER DELETE ON ${docs} BEGIN
+  ${mutationInsert(t, partitions, 'OLD.id', 'NULL', `'delete'`)}
+END;
+`;
+}
+
+/** Create (if missing) and register the tables of a collection; rejects names whose tables would collide. */
+export function ensureCollectionTables(db: Db, canonicalName: string, partitions: number): CollectionTables {
+  const tables = collectionTables(canonicalName);
+  // SQLite table names are case-insensitive and "a_b.c" / "a.b_c" share a suffix: refuse such collisions.
+  const clash = db
+    .prepare<[string, string], { name: string }>(
+      'SELECT name FROM collections WHERE lower(documents_table) = lower(?) AND name <> ?',
+    )
+    .get(tables.documents, canonicalName);
+  if (clash) {
+    throw badRequest(`Collection "${canonicalName}" would share tables with existing collection "${clash.name}"`);
+  }
+  db.exec(collectionDdl(tables, partitions));
+  db.prepare('INSERT OR IGNORE INTO collections (name, documents_table) VALUES (?, ?)').run(
+    canonicalName,
+    tables.documents,
+  );
+  return tables;
+}

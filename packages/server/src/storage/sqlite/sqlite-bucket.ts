@@ -1,0 +1,127 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Bucket, Collection, StoredRecord } from '../bucket.ts';
+import { SqliteBlobs } from './blobs.ts';
+import { applyMigrations, storedPartitions } from './migrations.ts';
+import { DEFAULT_PARTITIONS, validatePartitions } from './partition.ts';
+import { SqliteRecords } from './records.ts';
+import { ensureCollectionTables, normalizeCollectionName } from './schema.ts';
+import { SqliteCollection } from './sqlite-collection.ts';
+
+export const SQLITE_MEMORY = ':memory:';
+const BUSY_TIMEOUT_MS = 5000;
+
+export interface SqliteBucketOptions {
+  /** Mutation-log partitions when the bucket is created; an existing bucket keeps its stored count. */
+  partitions?: number;
+}
+
+class SqliteBucket implements Bucket {
+  readonly engine = 'sqlite';
+  readonly partitions: number;
+  readonly #db: Database.Database;
+  readonly #collections = new Map<string, SqliteCollection>();
+  readonly #blobs: SqliteBlobs;
+  readonly #records: SqliteRecords;
+  readonly #lastSequence;
+  readonly #ensureCollection;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    this.partitions = storedPartitions(db);
+    this.#blobs = new SqliteBlobs(db);
+    this.#records = new SqliteRecords(db);
+    this.#lastSequence = db.prepare<[], number>('SELECT seq FROM counters').pluck();
+    this.#ensureCollection = db.transaction((name: string) => ensureCollectionTables(db, name, this.partitions));
+  }
+
+  async collection(name?: string): Promise<Collection> {
+    const canonical = normalizeCollectionName(name);
+    let collection = this.#collections.get(canonical);
+    if (!collection) {
+      const tables = this.#ensureCollection.immediate(canonical);
+      collection = new SqliteCollection(this.#db, canonical, tables);
+      this.#collections.set(canonical, collection);
+    }
+    return collection;
+  }
+
+  async lastSequence(): Promise<number> {
+    return this.#lastSequence.get() ?? 0;
+  }
+
+  async putBlob(digest: string, data: Uint8Array): Promise<void> {
+    this.#blobs.put(digest, data);
+  }
+
+  async getBlob(digest: string): Promise<Uint8Array | null> {
+    return this.#blobs.get(digest);
+  }
+
+  async hasBlob(digest: string): Promise<boolean> {
+    return this.#blobs.has(digest);
+  }
+
+  async deleteBlob(digest: string): Promise<void> {
+    this.#blobs.delete(digest);
+  }
+
+  async listBlobDigests(): Promise<string[]> {
+    return this.#blobs.list();
+  }
+
+  async getRecord(key: string): Promise<StoredRecord | null> {
+    return this.#records.get(key);
+  }
+
+  async setRecord(
+    key: string,
+    value: string,
+    opts?: { expectedVersion?: number; ttlMs?: number },
+  ): Promise<StoredRecord | null> {
+    return this.#records.set(key, value, opts);
+  }
+
+  async deleteRecord(key: string, opts?: { expectedVersion?: number }): Promise<boolean> {
+    return this.#records.delete(key, opts);
+  }
+
+  async listRecords(prefix: string): Promise<StoredRecord[]> {
+    return this.#records.list(prefix);
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Connection settings of every bucket connection. */
+export function configureConnection(db: Database.Database): void {
+  // Another process (a server app) may hold the write lock for a moment: wait instead of failing.
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  db.pragma('journal_mode = WAL');
+  // FULL: the WAL is synced on every commit, so an acknowledged write survives power loss.
+  db.pragma('synchronous = FULL');
+  // The cas-stamping triggers update the row they fire for; recursion must stay off.
+  db.pragma('recursive_triggers = OFF');
+}
+
+/** Open (creating if needed) a SQLite bucket file, or an in-memory one for ":memory:". */
+export async function openSqliteBucket(path: string, opts: SqliteBucketOptions = {}): Promise<Bucket> {
+  const requestedPartitions = validatePartitions(opts.partitions ?? DEFAULT_PARTITIONS);
+  if (path !== SQLITE_MEMORY) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    configureConnection(db);
+    applyMigrations(db, { requestedPartitions });
+    return new SqliteBucket(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
