@@ -1,18 +1,10 @@
-import type { TargetId, WorkloadId } from './settings.ts';
+import { TARGET_LABELS, type TargetId, type WorkloadId } from './settings.ts';
 import type { Measurement, Workload } from './workloads/common.ts';
-
-export type Outcome = Measurement | { error: string };
-
-export const TARGET_LABELS: Record<TargetId, string> = {
-  syncline: 'Syncline',
-  pouchdb: 'PouchDB Server',
-  sqlite: 'raw SQLite',
-};
 
 interface Goal {
   workload: WorkloadId;
   against: Exclude<TargetId, 'syncline'>;
-  /** Minimum Syncline / peer ratio. */
+  /** Minimum Syncline / peer ratio of docs/s. */
   min: number;
   text: string;
 }
@@ -25,24 +17,61 @@ export const GOALS: readonly Goal[] = [
 
 export const GOALS_SUMMARY = '>= 2x PouchDB Server on _bulk_docs and pull; _bulk_docs >= 40% of raw SQLite';
 
+interface Summary {
+  docs: number;
+  seconds: number;
+  /** Median docs/s over the rounds. */
+  rate: number;
+  min: number;
+  max: number;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export class Results {
-  readonly #outcomes = new Map<string, Outcome>();
+  readonly #runs = new Map<string, Measurement[]>();
+  readonly #errors = new Map<string, string>();
 
-  set(workload: WorkloadId, target: TargetId, outcome: Outcome): void {
-    this.#outcomes.set(`${workload}/${target}`, outcome);
+  add(workload: WorkloadId, target: TargetId, measurement: Measurement): void {
+    const key = `${workload}/${target}`;
+    this.#runs.set(key, [...(this.#runs.get(key) ?? []), measurement]);
   }
 
-  get(workload: WorkloadId, target: TargetId): Outcome | undefined {
-    return this.#outcomes.get(`${workload}/${target}`);
+  fail(workload: WorkloadId, target: TargetId, error: string): void {
+    this.#errors.set(`${workload}/${target}`, error);
   }
 
-  rate(workload: WorkloadId, target: TargetId): number | undefined {
-    const o = this.get(workload, target);
-    return o && 'docs' in o && o.seconds > 0 ? o.docs / o.seconds : undefined;
+  failed(workload: WorkloadId, target: TargetId): boolean {
+    return this.#errors.has(`${workload}/${target}`);
   }
 
   hasErrors(): boolean {
-    return [...this.#outcomes.values()].some((o) => 'error' in o);
+    return this.#errors.size > 0;
+  }
+
+  get(workload: WorkloadId, target: TargetId): Summary | { error: string } | undefined {
+    const key = `${workload}/${target}`;
+    const error = this.#errors.get(key);
+    if (error !== undefined) return { error };
+    const runs = this.#runs.get(key);
+    if (!runs || runs.length === 0) return undefined;
+    const rates = runs.map((r) => r.docs / r.seconds);
+    return {
+      docs: runs[0]!.docs,
+      seconds: median(runs.map((r) => r.seconds)),
+      rate: median(rates),
+      min: Math.min(...rates),
+      max: Math.max(...rates),
+    };
+  }
+
+  rate(workload: WorkloadId, target: TargetId): number | undefined {
+    const s = this.get(workload, target);
+    return s && 'rate' in s ? s.rate : undefined;
   }
 }
 
@@ -58,24 +87,33 @@ function ratio(results: Results, workload: WorkloadId, against: TargetId): numbe
   return mine !== undefined && theirs !== undefined ? mine / theirs : undefined;
 }
 
+function verdict(r: number | undefined, goal: Goal): string {
+  if (r === undefined) return 'n/a';
+  return r >= goal.min ? 'PASS' : 'MISS';
+}
+
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   '));
 }
 
-export function formatWorkload(workload: Workload, targets: readonly TargetId[], results: Results): string[] {
+export function formatWorkload(workload: Workload, targets: readonly TargetId[], results: Results, rounds: number): string[] {
   const lines = [workload.title];
-  const rows: string[][] = [['target', 'docs', 'seconds', 'docs/s']];
+  const header = ['target', 'docs', 'seconds', 'docs/s'];
+  if (rounds > 1) header.push(`range over ${rounds} rounds`);
+  const rows: string[][] = [header];
   const failures: string[] = [];
   const shown = targets.filter((t) => results.get(workload.id, t) !== undefined);
   for (const target of shown) {
-    const o = results.get(workload.id, target)!;
-    if ('error' in o) {
-      rows.push([TARGET_LABELS[target], '-', '-', 'FAILED']);
-      failures.push(`  ${TARGET_LABELS[target]} failed: ${o.error.split('\n')[0]}`);
-    } else {
-      rows.push([TARGET_LABELS[target], int(o.docs), o.seconds.toFixed(2), int(o.docs / o.seconds)]);
+    const s = results.get(workload.id, target)!;
+    if ('error' in s) {
+      rows.push([TARGET_LABELS[target], '-', '-', 'FAILED', ...(rounds > 1 ? [''] : [])]);
+      failures.push(`  ${TARGET_LABELS[target]} failed: ${s.error.split('\n')[0]}`);
+      continue;
     }
+    const row = [TARGET_LABELS[target], int(s.docs), s.seconds.toFixed(2), int(s.rate)];
+    if (rounds > 1) row.push(`${int(s.min)} - ${int(s.max)}`);
+    rows.push(row);
   }
   lines.push(...table(rows).map((l) => `  ${l}`), ...failures);
   for (const against of ['pouchdb', 'sqlite'] as const) {
@@ -83,15 +121,10 @@ export function formatWorkload(workload: Workload, targets: readonly TargetId[],
     const r = ratio(results, workload.id, against);
     const goal = GOALS.find((g) => g.workload === workload.id && g.against === against);
     const value = r === undefined ? 'n/a' : formatRatio(r, against);
-    const note = goal ? `   goal ${goal.text}: ${verdict(r, goal)}` : '';
+    const note = goal ? `   (goal ${goal.text}: ${verdict(r, goal)})` : '';
     lines.push(`  Syncline / ${TARGET_LABELS[against]}: ${value}${note}`);
   }
   return lines;
-}
-
-function verdict(r: number | undefined, goal: Goal): string {
-  if (r === undefined) return 'n/a';
-  return r >= goal.min ? 'PASS' : 'MISS';
 }
 
 export function formatGoals(results: Results): string[] {

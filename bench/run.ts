@@ -7,14 +7,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { closeAll, installExitHandlers, track } from './cleanup.ts';
 import { averageSize, makeDocs } from './docs.ts';
-import { GOALS_SUMMARY, Results, TARGET_LABELS, formatGoals, formatWorkload } from './report.ts';
-import { loadSettings, type Settings, type TargetId } from './settings.ts';
+import { GOALS_SUMMARY, Results, formatGoals, formatWorkload } from './report.ts';
+import { TARGET_LABELS, loadSettings, type Settings, type TargetId } from './settings.ts';
 import { startPouchdbServer } from './targets/pouchdb-server.ts';
 import { sqliteVersion } from './targets/raw-sqlite.ts';
 import { startSyncline } from './targets/syncline.ts';
 import type { HttpTarget } from './targets/types.ts';
 import { bulkDocsWorkload } from './workloads/bulk-docs.ts';
-import type { Log, Workload } from './workloads/common.ts';
+import type { Log, Measurement, Workload } from './workloads/common.ts';
 import { pullReplicationWorkload } from './workloads/pull-replication.ts';
 import { pushReplicationWorkload } from './workloads/push-replication.ts';
 import { singlePutWorkload } from './workloads/single-put.ts';
@@ -36,7 +36,7 @@ function printHeader(settings: Settings, workloads: readonly Workload[]): void {
   const sample = makeDocs(settings.seed, 200);
   console.log('Syncline benchmark (loopback only)');
   console.log(`  Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.arch()}, SQLite ${sqliteVersion()}`);
-  console.log(`  Documents: ~${n(averageSize(sample))} bytes of JSON each (seeded generator, seed ${settings.seed}), BENCH_SCALE=${settings.scale}`);
+  console.log(`  Documents: ~${n(averageSize(sample))} bytes of JSON each (seeded generator, seed ${settings.seed}), BENCH_SCALE=${settings.scale}, BENCH_ROUNDS=${settings.rounds}`);
   for (const w of workloads) console.log(`    ${w.name}: ${n(w.docCount)} docs`);
   console.log(`  Targets: ${GOALS_SUMMARY}`);
   if (settings.synclineUrl) console.log(`  NOTE: "Syncline" is the external server at ${settings.synclineUrl} (BENCH_SYNCLINE_URL)`);
@@ -44,57 +44,66 @@ function printHeader(settings: Settings, workloads: readonly Workload[]): void {
   console.log('');
 }
 
-async function benchHttpTarget(
-  entry: (typeof HTTP_TARGETS)[number],
-  workloads: readonly Workload[],
-  settings: Settings,
-  tmpRoot: string,
-  results: Results,
-): Promise<void> {
-  const label = TARGET_LABELS[entry.id];
-  const log: Log = (line) => console.log(`[${label}] ${line}`);
-  log('starting...');
-  let target: HttpTarget;
-  try {
-    target = await entry.start(tmpRoot, settings);
-  } catch (err) {
-    log(`could not start: ${message(err)}`);
-    for (const w of workloads) results.set(w.id, entry.id, { error: `not started: ${message(err)}` });
-    return;
-  }
-  log(target.description);
-  try {
-    if (workloads.some((w) => w.id === 'pull' || w.id === 'push')) {
-      try {
-        await warmUpReplication(target, settings, log);
-      } catch (err) {
-        log(`warm-up FAILED (continuing): ${message(err)}`);
-      }
-    }
-    for (const w of workloads) {
-      try {
-        results.set(w.id, entry.id, await w.runHttp(target, log));
-      } catch (err) {
-        log(`${w.name} FAILED: ${message(err)}`);
-        results.set(w.id, entry.id, { error: message(err) });
-      }
-    }
-  } finally {
-    await target.stop();
-    log('stopped');
-  }
+interface Runner {
+  id: TargetId;
+  log: Log;
+  run(workload: Workload): Promise<Measurement> | undefined;
+  stop(): Promise<void>;
 }
 
-function benchRawSqlite(workloads: readonly Workload[], tmpRoot: string, results: Results): void {
-  const log: Log = (line) => console.log(`[${TARGET_LABELS.sqlite}] ${line}`);
-  log('better-sqlite3 in-process, WAL, synchronous=FULL, fresh file per workload');
-  for (const w of workloads) {
-    if (!w.runSqlite) continue;
+function prefixedLog(id: TargetId): Log {
+  return (line) => console.log(`[${TARGET_LABELS[id]}] ${line}`);
+}
+
+async function startHttpRunner(entry: (typeof HTTP_TARGETS)[number], settings: Settings, tmpRoot: string, needsWarmUp: boolean): Promise<Runner> {
+  const log = prefixedLog(entry.id);
+  log('starting...');
+  const target = await entry.start(tmpRoot, settings);
+  log(target.description);
+  if (needsWarmUp) {
     try {
-      results.set(w.id, 'sqlite', w.runSqlite(tmpRoot, log));
+      await warmUpReplication(target, settings, log);
     } catch (err) {
-      log(`${w.name} FAILED: ${message(err)}`);
-      results.set(w.id, 'sqlite', { error: message(err) });
+      log(`warm-up FAILED (continuing): ${message(err)}`);
+    }
+  }
+  return {
+    id: entry.id,
+    log,
+    run: (w) => w.runHttp(target, log),
+    async stop() {
+      await target.stop();
+      log('stopped');
+    },
+  };
+}
+
+function rawSqliteRunner(tmpRoot: string): Runner {
+  const log = prefixedLog('sqlite');
+  log('better-sqlite3 in-process, WAL, synchronous=FULL, fresh file per workload');
+  return {
+    id: 'sqlite',
+    log,
+    run: (w) => (w.runSqlite ? Promise.resolve(w.runSqlite(tmpRoot, log)) : undefined),
+    stop: () => Promise.resolve(),
+  };
+}
+
+/** Targets run each workload back to back, so load from elsewhere on the machine hits them alike. */
+async function runWorkloads(runners: readonly Runner[], workloads: readonly Workload[], rounds: number, results: Results): Promise<void> {
+  for (let round = 1; round <= rounds; round++) {
+    if (rounds > 1) console.log(`-- round ${round} of ${rounds}`);
+    for (const w of workloads) {
+      for (const runner of runners) {
+        if (results.failed(w.id, runner.id)) continue;
+        try {
+          const measuring = runner.run(w);
+          if (measuring) results.add(w.id, runner.id, await measuring);
+        } catch (err) {
+          runner.log(`${w.name} FAILED: ${message(err)}`);
+          results.fail(w.id, runner.id, message(err));
+        }
+      }
     }
   }
 }
@@ -116,14 +125,26 @@ async function main(): Promise<number> {
   track({ name: `temp dir ${tmpRoot}`, close: () => Promise.resolve(removeTmp()), closeSync: removeTmp });
 
   const results = new Results();
-  for (const entry of HTTP_TARGETS) {
-    if (settings.targets.includes(entry.id)) await benchHttpTarget(entry, workloads, settings, tmpRoot, results);
+  const runners: Runner[] = [];
+  const needsWarmUp = workloads.some((w) => w.id === 'pull' || w.id === 'push');
+  for (const entry of HTTP_TARGETS.filter((t) => settings.targets.includes(t.id))) {
+    try {
+      runners.push(await startHttpRunner(entry, settings, tmpRoot, needsWarmUp));
+    } catch (err) {
+      prefixedLog(entry.id)(`could not start: ${message(err)}`);
+      for (const w of workloads) results.fail(w.id, entry.id, `not started: ${message(err)}`);
+    }
   }
-  if (settings.targets.includes('sqlite')) benchRawSqlite(workloads, tmpRoot, results);
+  if (settings.targets.includes('sqlite')) runners.push(rawSqliteRunner(tmpRoot));
+  try {
+    await runWorkloads(runners, workloads, settings.rounds, results);
+  } finally {
+    for (const runner of runners) await runner.stop();
+  }
 
   console.log('');
   for (const w of workloads) {
-    console.log(formatWorkload(w, settings.targets, results).join('\n'));
+    console.log(formatWorkload(w, settings.targets, results, settings.rounds).join('\n'));
     console.log('');
   }
   console.log(formatGoals(results).join('\n'));

@@ -25,6 +25,15 @@ afterAll(async () => {
 
 const freshPath = (): string => join(dir, `bucket-${++counter}.sqlite`);
 
+function migrationRows(path: string): unknown[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT id, applied_at FROM schema_migrations ORDER BY id').all();
+  } finally {
+    db.close();
+  }
+}
+
 async function makeBucket(): Promise<Bucket> {
   const path = freshPath();
   const bucket = await openSqliteBucket(path);
@@ -52,7 +61,7 @@ describe('sqlite bucket files', () => {
     const result = await save(await first.collection(), 'a', { channels: ['x'] });
     await first.setRecord('r', 'v');
     await first.close();
-    const before = new Database(path).prepare('SELECT id, applied_at FROM schema_migrations').all();
+    const before = migrationRows(path);
     expect(before).toHaveLength(MIGRATIONS.length);
 
     const second = await openSqliteBucket(path, { partitions: 32 });
@@ -66,7 +75,7 @@ describe('sqlite bucket files', () => {
     expect(next.seq).toBe(result.seq + 1);
     expect(next.bodyCas).toBeGreaterThan(result.metaCas);
     await second.close();
-    expect(new Database(path).prepare('SELECT id, applied_at FROM schema_migrations').all()).toEqual(before);
+    expect(migrationRows(path)).toEqual(before);
   });
 
   it('runs in WAL mode with synchronous FULL and a busy timeout', async () => {
