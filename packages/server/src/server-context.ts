@@ -26,8 +26,15 @@ export class ServerContext implements AsyncDisposable {
     this.#log = keyed(logger, 'Config');
   }
 
+  /** Opens every database of the config file; a storage that cannot be opened is a config error naming it. */
   async openConfigured(): Promise<void> {
-    for (const [name, dbConfig] of Object.entries(this.config.databases)) await this.#open(name, dbConfig);
+    for (const [name, dbConfig] of Object.entries(this.config.databases)) {
+      try {
+        await this.#open(name, dbConfig);
+      } catch (err) {
+        throw new ConfigError(`databases.${name}.server`, err instanceof Error ? err.message : String(err));
+      }
+    }
   }
 
   async #open(name: string, config: DatabaseConfig): Promise<Database> {

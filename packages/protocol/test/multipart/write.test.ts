@@ -62,13 +62,13 @@ describe('writeMultipart', () => {
         expect(parsed).toHaveLength(parts.length);
         parsed.forEach((got, i) => {
           const sent = parts[i]!;
-          const expected: Record<string, string> = {};
+          const expected = Object.create(null) as Record<string, string>;
           // Names differing only in case collapse into one joined header.
           for (const [name, v] of Object.entries(sent.headers)) {
             const key = name.toLowerCase();
-            expected[key] = key in expected ? `${expected[key]}, ${v}` : v;
+            expected[key] = Object.hasOwn(expected, key) ? `${expected[key]}, ${v}` : v;
           }
-          expect({ ...got.headers }).toEqual(expected);
+          expect({ ...got.headers }).toEqual({ ...expected });
           expect(got.body.equals(Buffer.from(sent.body))).toBe(true);
         });
       }),

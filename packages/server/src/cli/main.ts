@@ -15,7 +15,16 @@ async function serve(opts: { config?: string }): Promise<void> {
     }
     throw err;
   }
-  const server = await startServer(config);
+  let server;
+  try {
+    server = await startServer(config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`syncline: invalid configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
