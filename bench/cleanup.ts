@@ -21,6 +21,11 @@ export function untrack(resource: Resource): void {
   if (i >= 0) open.splice(i, 1);
 }
 
+/** True once shutdown has begun (e.g. after Ctrl-C): stop starting new work. */
+export function isClosing(): boolean {
+  return closing !== undefined;
+}
+
 export function closeAll(): Promise<void> {
   closing ??= (async () => {
     while (open.length > 0) {

@@ -5,8 +5,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closeAll, installExitHandlers, track } from './cleanup.ts';
+import { closeAll, installExitHandlers, isClosing, track } from './cleanup.ts';
 import { averageSize, makeDocs } from './docs.ts';
+import { collectGarbage } from './gc.ts';
 import { GOALS_SUMMARY, Results, formatGoals, formatWorkload } from './report.ts';
 import { TARGET_LABELS, loadSettings, type Settings, type TargetId } from './settings.ts';
 import { startPouchdbServer } from './targets/pouchdb-server.ts';
@@ -89,17 +90,26 @@ function rawSqliteRunner(tmpRoot: string): Runner {
   };
 }
 
-/** Targets run each workload back to back, so load from elsewhere on the machine hits them alike. */
+/**
+ * Targets run each workload back to back, so load from elsewhere on the
+ * machine hits them alike; the HTTP targets take turns going first.
+ */
 async function runWorkloads(runners: readonly Runner[], workloads: readonly Workload[], rounds: number, results: Results): Promise<void> {
+  const http = runners.filter((r) => r.id !== 'sqlite');
+  const others = runners.filter((r) => r.id === 'sqlite');
   for (let round = 1; round <= rounds; round++) {
     if (rounds > 1) console.log(`-- round ${round} of ${rounds}`);
-    for (const w of workloads) {
-      for (const runner of runners) {
+    for (const [index, w] of workloads.entries()) {
+      const order = (round + index) % 2 === 1 ? http : [...http].reverse();
+      for (const runner of [...order, ...others]) {
+        if (isClosing()) return;
         if (results.failed(w.id, runner.id)) continue;
+        collectGarbage();
         try {
           const measuring = runner.run(w);
           if (measuring) results.add(w.id, runner.id, await measuring);
         } catch (err) {
+          if (isClosing()) return;
           runner.log(`${w.name} FAILED: ${message(err)}`);
           results.fail(w.id, runner.id, message(err));
         }

@@ -27,7 +27,7 @@ export function pullReplicationWorkload(settings: Settings): Workload {
         }
         loading.finish(done);
       } else if (existing === count) {
-        log(`/${DB} already holds ${count} docs; reusing them`);
+        log(`/${DB} already holds ${count.toLocaleString('en-US')} docs; reusing them`);
       } else {
         throw new Error(`/${DB} holds ${existing} docs; the pull workload needs it empty or with exactly ${count}`);
       }

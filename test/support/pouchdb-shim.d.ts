@@ -1,4 +1,3 @@
-/* eslint-disable @typescript-eslint/no-explicit-any */
 // Loose typings for PouchDB in tests. The published @types/pouchdb pull in the DOM library, whose typed-array
 // declarations clash with Node's Buffer under TypeScript 5.9.
 declare namespace PouchDB {

@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import { badContentType, badRequest, tooLarge } from '../base/errors.ts';
 
 export const MAX_REQUEST_BYTES = 128 * 1024 * 1024;
+/** Deeper JSON would overflow the stack when the server serializes or hashes it. */
+export const MAX_JSON_DEPTH = 512;
 
 /** Reads the whole request body, refusing (413) anything larger than `limit`. */
 export async function readBody(req: IncomingMessage, limit = MAX_REQUEST_BYTES): Promise<Buffer> {
@@ -21,13 +23,27 @@ export function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
+/** Refuses (400) a parsed JSON value nested deeper than MAX_JSON_DEPTH; returns it unchanged otherwise. */
+export function checkJsonDepth(value: unknown): unknown {
+  const pending: Array<[unknown, number]> = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, depth] = next;
+    if (item === null || typeof item !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) throw badRequest(`JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return value;
+}
+
 export function parseJson(buffer: Buffer): unknown {
   if (buffer.length === 0) throw badRequest('Request body is empty; a JSON body is required');
+  let value: unknown;
   try {
-    return JSON.parse(buffer.toString('utf8'));
+    value = JSON.parse(buffer.toString('utf8'));
   } catch {
     throw badRequest('Request body is not valid JSON');
   }
+  return checkJsonDepth(value);
 }
 
 /** Reads a JSON body. A Content-Type other than application/json (when one is given) is refused with 415. */

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { badRequest, forbidden, methodNotAllowed, notFound } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import type { ServerContext } from '../server-context.ts';
+import { validateDocId } from '../db/crud/incoming.ts';
 import { applyCors } from './cors.ts';
 import { allDbs, serverInfo } from './handlers/server.ts';
 import { createDatabase } from './handlers/database.ts';
@@ -38,6 +39,7 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db'>, url:
     return serverInfo(ctx);
   }
   if (first === '_all_dbs' && segments.length === 1) {
+    if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
     if (!base.admin) throw forbidden('Admin API only');
     return allDbs(ctx);
   }
@@ -49,7 +51,10 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db'>, url:
   }
   const db = base.server.database(first);
   const match = matchDatabaseRoute(rest);
-  if (match.candidates.length === 0) throw notFound(rest[0]?.startsWith('_') ? 'unknown URL' : 'missing');
+  if (match.candidates.length === 0) {
+    if (method === 'PUT' && rest.length === 1) validateDocId(rest[0]);
+    throw notFound(rest[0]?.startsWith('_') ? 'unknown URL' : 'missing');
+  }
   const found = match.candidates.find((r) => r.method === (method as Method));
   if (!found) throw methodNotAllowed();
   if (found.adminOnly && !base.admin) throw forbidden('Admin API only');

@@ -23,7 +23,7 @@ function parseSince(value: string | undefined, db: Database): number {
   if (value === 'now') return db.notifier.latest;
   const text = value.replace(/^"|"$/g, '');
   const last = text.split(':').pop()!;
-  if (!/^\d+$/.test(last)) throw badRequest(`Invalid since value: ${value}`);
+  if (!/^\d+$/.test(last) || !Number.isSafeInteger(Number(last))) throw badRequest(`Invalid since value: ${value}`);
   return Number(last);
 }
 

@@ -5,7 +5,7 @@ import { isValidRevId } from '../../document/index.ts';
 import { splitIncoming, validateDocId } from '../../db/crud/incoming.ts';
 import { loadCurrent, openRevs, requireRevision, formatRevision, type ReadOptions } from '../../db/crud/read.ts';
 import { writeDocument } from '../../db/crud/write.ts';
-import { mediaType, parseJson, readBody, readJson } from '../body.ts';
+import { checkJsonDepth, mediaType, parseJson, readBody, readJson } from '../body.ts';
 import type { Query } from '../query.ts';
 import type { Handler, RequestContext } from '../route-types.ts';
 import { accepts, revFromRequest } from './negotiate.ts';
@@ -70,7 +70,7 @@ async function readDocumentBody(ctx: RequestContext): Promise<{ raw: unknown; fo
     const body = await readBody(ctx.req);
     try {
       const decoded = decodeDocumentMultipart(body, ctx.req.headers['content-type']!);
-      return { raw: decoded.doc, follows: decoded.attachments };
+      return { raw: checkJsonDepth(decoded.doc), follows: decoded.attachments };
     } catch (err) {
       if (err instanceof MultipartError) throw badRequest(`Invalid multipart body: ${err.message}`);
       throw err;
