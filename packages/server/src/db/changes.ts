@@ -57,23 +57,27 @@ async function toEntries(ctx: DbContext, records: ChangeRecord[], opts: ChangesO
   return entries;
 }
 
-/** One pass over the changes log from `since`: up to `limit` entries, in sequence order. */
+/**
+ * One pass over the changes log from `since`: up to `limit` entries, in sequence order. A pass that reaches the
+ * end of the log reports the latest committed sequence as `lastSeq`, even when filtered or purged entries end it.
+ */
 export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions): Promise<ChangesBatch> {
+  const committed = ctx.notifier.latest;
   const results: ChangeEntry[] = [];
   let lastSeq = opts.since;
   const limit = opts.limit ?? Infinity;
   for (;;) {
     const want = Math.min(PAGE, limit - results.length);
-    if (want <= 0) break;
+    if (want <= 0) return { results, lastSeq };
     const records = await ctx.collection.readChanges({
       since: lastSeq,
       limit: want,
       ...(opts.docIds ? { docIds: opts.docIds } : {}),
     });
-    if (records.length === 0) break;
-    lastSeq = records[records.length - 1]!.seq;
-    results.push(...(await toEntries(ctx, records, opts)));
-    if (records.length < want) break;
+    if (records.length > 0) {
+      lastSeq = records[records.length - 1]!.seq;
+      results.push(...(await toEntries(ctx, records, opts)));
+    }
+    if (records.length < want) return { results, lastSeq: Math.max(lastSeq, committed) };
   }
-  return { results, lastSeq };
 }

@@ -36,7 +36,7 @@ export async function putLocal(ctx: DbContext, id: string, raw: unknown, queryRe
     return { id: `_local/${id}`, rev: '0-0' };
   }
   for (const k of Object.keys(body)) if (k.startsWith('_')) delete body[k];
-  const record = await ctx.bucket.setRecord(key(ctx, id), JSON.stringify(body), { expectedVersion: expectedVersion(rev) });
+  const record = await ctx.bucket.setRecord(key(ctx, id), JSON.stringify(body), { expectedVersion: expectedVersion(rev), durable: false });
   if (!record) throw conflict();
   return { id: `_local/${id}`, rev: `0-${record.version}` };
 }

@@ -12,6 +12,14 @@ export function compareCodePoints(a: string, b: string): number {
   }
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Keys in code point order; the default UTF-16 sort agrees with it unless a key holds a surrogate pair. */
+function sortedKeys(object: object): string[] {
+  const keys = Object.keys(object);
+  return keys.some((k) => SURROGATE.test(k)) ? keys.sort(compareCodePoints) : keys.sort();
+}
+
 function isOmitted(value: unknown): boolean {
   return value === undefined || typeof value === 'function' || typeof value === 'symbol';
 }
@@ -37,7 +45,7 @@ function write(value: unknown, key: string, stack: Set<object>): string | undefi
     }
     if (v instanceof Number || v instanceof String || v instanceof Boolean) return JSON.stringify(v);
     const members: string[] = [];
-    for (const k of Object.keys(v).sort(compareCodePoints)) {
+    for (const k of sortedKeys(v)) {
       const encoded = write((v as Record<string, unknown>)[k], k, stack);
       if (encoded !== undefined) members.push(`${JSON.stringify(k)}:${encoded}`);
     }

@@ -123,6 +123,16 @@ export interface StoredRecord {
   expiresAt: number | null;
 }
 
+export interface RecordWriteOptions {
+  expectedVersion?: number;
+  ttlMs?: number;
+  /**
+   * false: the write may be lost in a crash (it is still atomic and never corrupts anything). For data that is
+   * cheap to recreate, such as replication checkpoints, so that saving it does not wait for the disk.
+   */
+  durable?: boolean;
+}
+
 export interface Collection {
   readonly name: string;
   /** Name of the app-facing documents table (public contract). */
@@ -177,7 +187,7 @@ export interface Bucket extends AsyncDisposable {
    * Set a record. With expectedVersion, only succeeds when the current version matches (0 = must not exist);
    * returns the new record, or null on a version mismatch.
    */
-  setRecord(key: string, value: string, opts?: { expectedVersion?: number; ttlMs?: number }): Promise<StoredRecord | null>;
+  setRecord(key: string, value: string, opts?: RecordWriteOptions): Promise<StoredRecord | null>;
   deleteRecord(key: string, opts?: { expectedVersion?: number }): Promise<boolean>;
   /** Records whose key starts with prefix, ordered by key. */
   listRecords(prefix: string): Promise<StoredRecord[]>;

@@ -49,6 +49,15 @@ export function recordContract(env: ContractEnv): void {
       expect((await env.bucket.getRecord('k'))?.value).toBe('b');
     });
 
+    it('writes non-durable records with the same compare-and-set rules', async () => {
+      const created = await env.bucket.setRecord('checkpoint', '1', { expectedVersion: 0, durable: false });
+      expect(created?.version).toBe(1);
+      expect(await env.bucket.setRecord('checkpoint', '2', { expectedVersion: 0, durable: false })).toBeNull();
+      expect((await env.bucket.setRecord('checkpoint', '2', { expectedVersion: 1, durable: false }))?.version).toBe(2);
+      await env.bucket.setRecord('after', 'x');
+      expect((await env.bucket.getRecord('checkpoint'))?.value).toBe('2');
+    });
+
     it('deletes with an optional expected version', async () => {
       await env.bucket.setRecord('k', 'a');
       expect(await env.bucket.deleteRecord('k', { expectedVersion: 5 })).toBe(false);

@@ -85,10 +85,10 @@ export async function resolveAttachments(raw: Record<string, unknown> | undefine
 }
 
 /** Attachment digests in revision-ID input: only names and digests matter, so stub vs inline gives the same ID. */
-export function digestsForRevId(atts: AttachmentMap): Record<string, string> | undefined {
+export function digestsForRevId(atts: AttachmentMap): Record<string, { digest: string }> | undefined {
   const names = Object.keys(atts);
   if (names.length === 0) return undefined;
-  const out: Record<string, string> = {};
-  for (const name of names.sort()) out[name] = atts[name]!.digest;
+  const out: Record<string, { digest: string }> = {};
+  for (const name of names) out[name] = { digest: atts[name]!.digest };
   return out;
 }

@@ -11,6 +11,8 @@ export interface NewRevision {
   tree: RevTree;
 }
 
+const bodyJson = (content: RevisionContent | null): string => content?.json ?? JSON.stringify(content?.body ?? {});
+
 /**
  * Builds the storage write that makes `next.rev` part of the document: prunes the tree, works out the new
  * winner, moves bodies between the documents table (live winner) and the metadata (other leaves), and
@@ -43,8 +45,8 @@ export function planCommit(doc: CurrentDoc, next: NewRevision, revsLimit: number
   let body: string | null | undefined;
   if (winnerDeleted) body = doc.stored?.body != null ? null : undefined;
   else if (oldWinnerLive && old.rev === winner) body = undefined;
-  else body = JSON.stringify(winnerContent?.body ?? {});
-  if (body === undefined && !winnerDeleted && doc.stored?.body == null) body = JSON.stringify(winnerContent?.body ?? {});
+  else body = bodyJson(winnerContent);
+  if (body === undefined && !winnerDeleted && doc.stored?.body == null) body = bodyJson(winnerContent);
 
   const now = Date.now();
   const meta: Omit<SyncMeta, 'seq'> = {

@@ -1,3 +1,4 @@
+import { isLeaf } from '../../document/index.ts';
 import type { StoredDoc } from '../../storage/bucket.ts';
 import { parseMeta, type AttachmentMap, type SyncMeta } from '../doc-meta.ts';
 
@@ -17,6 +18,8 @@ export interface RevisionContent {
   body: Record<string, unknown>;
   attachments: AttachmentMap;
   deleted: boolean;
+  /** JSON text of `body`, when already serialised. */
+  json?: string;
 }
 
 /** Splits a stored non-winning body (user properties + `_attachments`) into its parts. */
@@ -44,7 +47,7 @@ export function revisionContent(doc: CurrentDoc, rev: string): RevisionContent |
   }
   const stored = meta.bodies[rev];
   if (stored !== undefined) return parseStoredBody(stored, node.deleted);
-  if (node.deleted && rev === meta.rev) return { body: {}, attachments: {}, deleted: true };
+  if (node.deleted && isLeaf(meta.tree, rev)) return { body: {}, attachments: {}, deleted: true };
   return null;
 }
 

@@ -27,6 +27,7 @@ export function validateDocId(id: unknown): string {
   if (Buffer.byteLength(id, 'utf8') > MAX_ID_BYTES) throw badRequest(`Document id is longer than ${MAX_ID_BYTES} bytes`);
   if (!id.isWellFormed()) throw badRequest('Document id is not valid Unicode');
   if (id.startsWith('_') && !id.startsWith('_design/')) throw badRequest(`Invalid document id "${id}": only _design/ may start with _`);
+  if (id === '_design/') throw badRequest('Invalid document id "_design/": a design document needs a name');
   return id;
 }
 

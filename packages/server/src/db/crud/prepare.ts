@@ -18,11 +18,14 @@ export interface WriteOptions {
 
 export type Prepared = { kind: 'commit'; rev: string; commit: DocumentCommit } | { kind: 'noop'; rev: string };
 
-function checkSize(ctx: DbContext, incoming: IncomingDoc): void {
-  const size = Buffer.byteLength(JSON.stringify(incoming.body), 'utf8');
+/** Serialises the body once, for the size check and for storage. */
+function bodyJson(ctx: DbContext, incoming: IncomingDoc): string {
+  const json = JSON.stringify(incoming.body);
+  const size = json.length <= ctx.config.max_document_size / 3 ? json.length : Buffer.byteLength(json, 'utf8');
   if (size > ctx.config.max_document_size) {
     throw tooLarge(`Document "${incoming.id}" is ${size} bytes, more than the limit of ${ctx.config.max_document_size}`);
   }
+  return json;
 }
 
 /** The parent a new edit builds on, following CouchDB: a leaf given by the client, or the tombstone it recreates. */
@@ -56,7 +59,7 @@ async function attachmentsFor(ctx: DbContext, current: CurrentDoc, incoming: Inc
 
 /** Works out the storage write for one incoming document against the document's current state. */
 export async function prepareWrite(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, opts: WriteOptions): Promise<Prepared> {
-  checkSize(ctx, incoming);
+  const json = bodyJson(ctx, incoming);
   const tree = current.meta?.tree ?? {};
   if (opts.newEdits) {
     const parent = parentForEdit(current, incoming.rev ?? opts.rev);
@@ -65,7 +68,7 @@ export async function prepareWrite(ctx: DbContext, current: CurrentDoc, incoming
     const atts = digestsForRevId(attachments);
     const rev = makeRevId({ parent, deleted: incoming.deleted, body: atts ? { ...incoming.body, _attachments: atts } : incoming.body });
     if (tree[rev]) throw conflict();
-    const next = { rev, tree: addRevision(tree, rev, parent, incoming.deleted), content: { body: incoming.body, attachments, deleted: incoming.deleted } };
+    const next = { rev, tree: addRevision(tree, rev, parent, incoming.deleted), content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
     return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit) };
   }
   const history = historyOf(incoming);
@@ -74,6 +77,6 @@ export async function prepareWrite(ctx: DbContext, current: CurrentDoc, incoming
   const merged = addHistory(tree, history, incoming.deleted).tree;
   const parent = merged[rev]?.parent ?? null;
   const attachments = await attachmentsFor(ctx, current, incoming, parent, generationOf(rev), opts);
-  const next = { rev, tree: merged, content: { body: incoming.body, attachments, deleted: incoming.deleted } };
+  const next = { rev, tree: merged, content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
   return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit) };
 }

@@ -109,3 +109,15 @@ describe('writing documents', () => {
     await expect(put(db, { _id: 'att', _rev: third.rev, _attachments: { 'zzz': { stub: true } } })).rejects.toMatchObject({ status: 400 });
   });
 });
+
+describe('revision IDs and attachments', () => {
+  it('gives a different revision ID when only an attachment changes', async () => {
+    await using a = await memoryDatabase();
+    const one = await put(a, { _id: 'x', v: 1, _attachments: { f: { content_type: 'text/plain', data: Buffer.from('one').toString('base64') } } });
+    await using b = await memoryDatabase();
+    const two = await put(b, { _id: 'x', v: 1, _attachments: { f: { content_type: 'text/plain', data: Buffer.from('two').toString('base64') } } });
+    expect(one.rev).not.toBe(two.rev);
+    const updated = await put(a, { _id: 'x', _rev: one.rev, v: 1, _attachments: { f: { content_type: 'text/plain', data: Buffer.from('two').toString('base64') } } });
+    expect(updated.rev.startsWith('2-')).toBe(true);
+  });
+});

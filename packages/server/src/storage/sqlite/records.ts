@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { StoredRecord } from '../bucket.ts';
+import type { RecordWriteOptions, StoredRecord } from '../bucket.ts';
 
 type Db = Database.Database;
 
@@ -42,8 +42,10 @@ export class SqliteRecords {
   readonly #listRange;
   readonly #setTx;
   readonly #deleteTx;
+  readonly #db: Db;
 
   constructor(db: Db) {
+    this.#db = db;
     this.#select = db.prepare<[string], RecordRow>('SELECT key, value, version, expires_at FROM records WHERE key = ?');
     this.#upsert = db.prepare<[string, string, number, number | null]>(
       `INSERT INTO records (key, value, version, expires_at) VALUES (?, ?, ?, ?)
@@ -88,8 +90,15 @@ export class SqliteRecords {
     return isLive(row, Date.now()) ? toRecord(row) : null;
   }
 
-  set(key: string, value: string, opts: { expectedVersion?: number; ttlMs?: number } = {}): StoredRecord | null {
-    return this.#setTx.immediate(key, value, opts.expectedVersion, opts.ttlMs);
+  set(key: string, value: string, opts: RecordWriteOptions = {}): StoredRecord | null {
+    if (opts.durable !== false) return this.#setTx.immediate(key, value, opts.expectedVersion, opts.ttlMs);
+    // In WAL mode a NORMAL commit skips the fsync; the next FULL commit or checkpoint makes it durable.
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      return this.#setTx.immediate(key, value, opts.expectedVersion, opts.ttlMs);
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
   }
 
   delete(key: string, opts: { expectedVersion?: number } = {}): boolean {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Bucket, Collection, StoredRecord } from '../bucket.ts';
+import type { Bucket, Collection, RecordWriteOptions, StoredRecord } from '../bucket.ts';
 import { SqliteBlobs } from './blobs.ts';
 import { applyMigrations, storedPartitions } from './migrations.ts';
 import { DEFAULT_PARTITIONS, validatePartitions } from './partition.ts';
@@ -75,11 +75,7 @@ class SqliteBucket implements Bucket {
     return this.#records.get(key);
   }
 
-  async setRecord(
-    key: string,
-    value: string,
-    opts?: { expectedVersion?: number; ttlMs?: number },
-  ): Promise<StoredRecord | null> {
+  async setRecord(key: string, value: string, opts?: RecordWriteOptions): Promise<StoredRecord | null> {
     return this.#records.set(key, value, opts);
   }
 
@@ -107,6 +103,8 @@ export function configureConnection(db: Database.Database): void {
   db.pragma('journal_mode = WAL');
   // FULL: the WAL is synced on every commit, so an acknowledged write survives power loss.
   db.pragma('synchronous = FULL');
+  // A 32 MiB page cache (the default is 2 MiB) keeps the indexes touched by every commit in memory.
+  db.pragma('cache_size = -32768');
   // The cas-stamping triggers update the row they fire for; recursion must stay off.
   db.pragma('recursive_triggers = OFF');
 }

@@ -9,12 +9,29 @@ interface CasState {
   metaCas: Cas | null;
 }
 
+interface Accepted {
+  index: number;
+  write: DocumentCommit;
+  state: CasState;
+  /** 1-based rank of this commit's body write within its segment, or null when the body was not written. */
+  bodyStamp: number | null;
+}
+
+/** Ids per state-reading statement. */
+const STATE_CHUNK = 256;
+
 const CAS_MISMATCH: CommitResult = { ok: false, reason: 'cas_mismatch' };
 
 /** The write path of a collection: commit (body + metadata + changes log) and purge, with statements prepared once. */
 export class SqliteCommitter {
-  readonly #state;
-  readonly #allocate;
+  readonly #db: Db;
+  readonly #docs: string;
+  readonly #meta: string;
+  /** State-reading statements by number of ids. */
+  readonly #stateStatements = new Map<number, Database.Statement<string[], [number, Cas | null, Cas | null]>>();
+  readonly #readCounters;
+  readonly #writeCounters;
+  readonly #bodyCas;
   readonly #insertBody;
   readonly #updateBody;
   readonly #deleteBody;
@@ -26,17 +43,16 @@ export class SqliteCommitter {
   readonly #insertChange;
   readonly #insertChannel;
   readonly #commitTx;
-  readonly #commitManyTx;
   readonly #purgeTx;
 
   constructor(db: Db, t: CollectionTables) {
     const [docs, meta, changes, channels] = [q(t.documents), q(t.meta), q(t.changes), q(t.changeChannels)];
-    this.#state = db.prepare<[string, string], CasState>(
-      `SELECT (SELECT cas FROM ${docs} WHERE id = ?) AS bodyCas, (SELECT cas FROM ${meta} WHERE id = ?) AS metaCas`,
-    );
-    this.#allocate = db.prepare<[], { seq: number; cas: Cas }>(
-      'UPDATE counters SET seq = seq + 1, cas = cas + 1 RETURNING seq, cas',
-    );
+    this.#db = db;
+    this.#docs = docs;
+    this.#meta = meta;
+    this.#readCounters = db.prepare<[], { seq: number; cas: Cas }>('SELECT seq, cas FROM counters');
+    this.#writeCounters = db.prepare<[Cas, number]>('UPDATE counters SET cas = ?, seq = ?');
+    this.#bodyCas = db.prepare<[string], Cas>(`SELECT cas FROM ${docs} WHERE id = ?`).pluck();
     this.#insertBody = db.prepare<[string, string]>(`INSERT INTO ${docs} (id, body) VALUES (?, ?)`);
     this.#updateBody = db.prepare<[string, string]>(`UPDATE ${docs} SET body = ? WHERE id = ?`);
     this.#deleteBody = db.prepare<[string]>(`DELETE FROM ${docs} WHERE id = ?`);
@@ -47,12 +63,13 @@ export class SqliteCommitter {
       `UPDATE ${meta} SET meta = ?, cas = ?, seq = ?, deleted = ? WHERE id = ?`,
     );
     this.#deleteMeta = db.prepare<[string]>(`DELETE FROM ${meta} WHERE id = ?`);
-    // Channel rows are keyed (channel, seq): find them through the JSON lists of the doc's changes rows.
-    this.#deleteChannelsOfDoc = db.prepare<[string, string]>(
-      `DELETE FROM ${channels} WHERE (channel, seq) IN (
-         SELECT j.value, c.seq FROM ${changes} c, json_each(c.channels) j WHERE c.doc_id = ?
-         UNION ALL
-         SELECT j.value, c.seq FROM ${changes} c, json_each(c.removed) j WHERE c.doc_id = ?)`,
+    // Channel rows are keyed (channel, seq): both lists come from the doc's changes rows, so the PK is used.
+    this.#deleteChannelsOfDoc = db.prepare<[string, string, string]>(
+      `DELETE FROM ${channels}
+       WHERE seq IN (SELECT seq FROM ${changes} WHERE doc_id = ?)
+         AND channel IN (SELECT j.value FROM ${changes} c, json_each(c.channels) j WHERE c.doc_id = ?
+                         UNION ALL
+                         SELECT j.value FROM ${changes} c, json_each(c.removed) j WHERE c.doc_id = ?)`,
     );
     this.#deleteChangesOfDoc = db.prepare<[string]>(`DELETE FROM ${changes} WHERE doc_id = ?`);
     this.#insertChange = db.prepare<[number, string, string, number, string, string]>(
@@ -61,70 +78,141 @@ export class SqliteCommitter {
     this.#insertChannel = db.prepare<[string, number]>(
       `INSERT OR IGNORE INTO ${channels} (channel, seq) VALUES (?, ?)`,
     );
-    this.#commitTx = db.transaction((write: DocumentCommit) => this.#commitOne(write));
-    this.#commitManyTx = db.transaction((writes: readonly DocumentCommit[]) => writes.map((w) => this.#commitOne(w)));
+    this.#commitTx = db.transaction((writes: readonly DocumentCommit[]) => this.#commitBatch(writes));
     this.#purgeTx = db.transaction((id: string) => this.#purgeOne(id));
   }
 
   commit(write: DocumentCommit): CommitResult {
-    return this.#commitTx.immediate(write);
+    return this.#commitTx.immediate([write])[0] ?? CAS_MISMATCH;
   }
 
   /** Several commits in one transaction; each is checked on its own. A throwing build() aborts them all. */
   commitMany(writes: readonly DocumentCommit[]): CommitResult[] {
-    return writes.length === 0 ? [] : this.#commitManyTx.immediate(writes);
+    return writes.length === 0 ? [] : this.#commitTx.immediate(writes);
   }
 
   purge(id: string): boolean {
     return this.#purgeTx.immediate(id);
   }
 
-  #commitOne(write: DocumentCommit): CommitResult {
-    const { id } = write;
-    const state = this.#state.get(id, id);
-    if (!state || state.bodyCas !== write.expectedBodyCas || state.metaCas !== write.expectedMetaCas) {
-      return CAS_MISMATCH;
+  /**
+   * Commits run in segments of distinct ids, each in two phases: (1) cas checks and body writes, whose
+   * triggers stamp consecutive cas values; (2) sequence and metadata-cas allocation in memory, metadata and
+   * changes-log writes. The counters row is then written once per segment instead of once per commit. The
+   * write lock is held throughout, so no other connection can move the counters in between. Every metadata
+   * cas is thus above the body cas of the same commit.
+   */
+  #commitBatch(writes: readonly DocumentCommit[]): CommitResult[] {
+    const results: CommitResult[] = [];
+    let start = 0;
+    while (start < writes.length) {
+      const seen = new Set<string>();
+      let end = start;
+      for (let w = writes[end]; w && !seen.has(w.id); w = writes[++end]) seen.add(w.id);
+      this.#commitSegment(writes.slice(start, end), results);
+      start = end;
     }
-    let bodyCas = state.bodyCas;
-    const writesBody = typeof write.body === 'string';
-    if (typeof write.body === 'string') {
-      if (bodyCas === null) this.#insertBody.run(id, write.body);
-      else this.#updateBody.run(write.body, id);
-    } else if (write.body === null && bodyCas !== null) {
-      this.#deleteBody.run(id);
-      bodyCas = null;
-    }
-    const next = this.#allocate.get();
-    if (!next) throw new Error('counters row is missing');
-    const { seq, cas: metaCas } = next;
-    // The body trigger bumped the counter exactly once just before our own bump, under the write lock.
-    if (writesBody) bodyCas = metaCas - 1;
+    return results;
+  }
 
+  #commitSegment(writes: readonly DocumentCommit[], results: CommitResult[]): void {
+    const startCas = this.#counters().cas;
+    const accepted: Accepted[] = [];
+    const states = this.#readStates(writes.map((w) => w.id));
+    let bodyWrites = 0;
+    for (const [i, write] of writes.entries()) {
+      const state = states[i];
+      if (!state || state.bodyCas !== write.expectedBodyCas || state.metaCas !== write.expectedMetaCas) {
+        results.push(CAS_MISMATCH);
+        continue;
+      }
+      const { id, body } = write;
+      let bodyStamp: number | null = null;
+      if (typeof body === 'string') {
+        if (state.bodyCas === null) this.#insertBody.run(id, body);
+        else this.#updateBody.run(body, id);
+        bodyStamp = ++bodyWrites;
+      } else if (body === null && state.bodyCas !== null) {
+        this.#deleteBody.run(id);
+      }
+      accepted.push({ index: results.length, write, state, bodyStamp });
+      results.push(CAS_MISMATCH);
+    }
+    if (accepted.length === 0) return;
+
+    let { cas, seq } = this.#counters();
+    // Normally each body write's trigger took exactly one cas value, in order. If anything else (e.g. an app's
+    // own trigger) moved the counter, read the stamps back instead.
+    const exact = cas - startCas === bodyWrites;
+    for (const { index, write, state, bodyStamp } of accepted) {
+      let bodyCas = write.body === null ? null : state.bodyCas;
+      if (bodyStamp !== null) bodyCas = exact ? startCas + bodyStamp : (this.#bodyCas.get(write.id) ?? null);
+      seq += 1;
+      cas += 1;
+      this.#writeMeta(write, seq, cas, state.metaCas !== null);
+      results[index] = { ok: true, seq, bodyCas, metaCas: cas };
+    }
+    this.#writeCounters.run(cas, seq);
+  }
+
+  /** Current cas values of distinct ids, read in a few statements rather than one per id. */
+  #readStates(ids: readonly string[]): CasState[] {
+    const states: CasState[] = [];
+    for (let start = 0; start < ids.length; start += STATE_CHUNK) {
+      const chunk = ids.slice(start, start + STATE_CHUNK);
+      // Pad to a power of two (repeating an id) so that only a few statement shapes get prepared.
+      const size = 2 ** Math.ceil(Math.log2(chunk.length));
+      const last = chunk[chunk.length - 1] ?? '';
+      while (chunk.length < size) chunk.push(last);
+      for (const [i, bodyCas, metaCas] of this.#stateStatement(size).all(...chunk)) {
+        states[start + i] = { bodyCas, metaCas };
+      }
+    }
+    states.length = ids.length;
+    return states;
+  }
+
+  #stateStatement(size: number): Database.Statement<string[], [number, Cas | null, Cas | null]> {
+    let stmt = this.#stateStatements.get(size);
+    if (!stmt) {
+      const keys = Array.from({ length: size }, (_, i) => `(${i}, ?)`).join(', ');
+      stmt = this.#db
+        .prepare<string[], [number, Cas | null, Cas | null]>(
+          `WITH k(i, id) AS (VALUES ${keys})
+           SELECT i, (SELECT cas FROM ${this.#docs} WHERE id = k.id), (SELECT cas FROM ${this.#meta} WHERE id = k.id)
+           FROM k`,
+        )
+        .raw();
+      this.#stateStatements.set(size, stmt);
+    }
+    return stmt;
+  }
+
+  #counters(): { cas: Cas; seq: number } {
+    const counters = this.#readCounters.get();
+    if (!counters) throw new Error('counters row is missing');
+    return counters;
+  }
+
+  #writeMeta(write: DocumentCommit, seq: number, metaCas: Cas, hadMeta: boolean): void {
+    const { id } = write;
     const payload = write.build(seq);
     const deleted = payload.deleted ? 1 : 0;
-    if (state.metaCas === null) {
-      this.#insertMeta.run(id, payload.meta, metaCas, seq, deleted);
-    } else {
+    if (hadMeta) {
       this.#updateMeta.run(payload.meta, metaCas, seq, deleted, id);
-      this.#deleteChannelsOfDoc.run(id, id);
+      this.#deleteChannelsOfDoc.run(id, id, id);
       this.#deleteChangesOfDoc.run(id);
+    } else {
+      this.#insertMeta.run(id, payload.meta, metaCas, seq, deleted);
     }
     const { rev, channels, removed } = payload.change;
-    this.#insertChange.run(
-      seq,
-      id,
-      rev,
-      payload.change.deleted ? 1 : 0,
-      JSON.stringify(channels),
-      JSON.stringify(removed),
-    );
+    this.#insertChange.run(seq, id, rev, payload.change.deleted ? 1 : 0, JSON.stringify(channels), JSON.stringify(removed));
     for (const channel of channels) this.#insertChannel.run(channel, seq);
     for (const channel of removed) this.#insertChannel.run(channel, seq);
-    return { ok: true, seq, bodyCas, metaCas };
   }
 
   #purgeOne(id: string): boolean {
-    this.#deleteChannelsOfDoc.run(id, id);
+    this.#deleteChannelsOfDoc.run(id, id, id);
     const changes = this.#deleteChangesOfDoc.run(id).changes;
     const meta = this.#deleteMeta.run(id).changes;
     const body = this.#deleteBody.run(id).changes;

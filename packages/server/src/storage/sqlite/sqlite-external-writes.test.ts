@@ -98,6 +98,21 @@ describe('writes by a server app with plain SQL', () => {
     expect(casOf('g2')).toBe(second.bodyCas);
   });
 
+  it('reports correct body cas values even when an app trigger also writes documents', async () => {
+    app.exec(`CREATE TRIGGER app_audit AFTER INSERT ON documents WHEN NEW.id NOT LIKE 'audit:%'
+      BEGIN INSERT INTO documents(id, body) VALUES ('audit:' || NEW.id, '{}'); END`);
+    const results = await coll.commitMany(
+      ['p', 'q', 'r'].map((id) => makeCommit(id, { expectedBodyCas: null, expectedMetaCas: null })),
+    );
+    for (const [i, id] of ['p', 'q', 'r'].entries()) {
+      const result = results[i];
+      if (!result?.ok) throw new Error('commit failed');
+      expect(result.bodyCas).toBe(casOf(id));
+      expect(result.metaCas).toBe((await coll.get(id))?.metaCas);
+    }
+    expect(casOf('audit:p')).toBeDefined();
+  });
+
   it('waits for a write lock held by another process instead of failing', async () => {
     const worker = new Worker(
       `const { workerData, parentPort } = require('node:worker_threads');
