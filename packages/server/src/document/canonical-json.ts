@@ -24,35 +24,32 @@ function isOmitted(value: unknown): boolean {
   return value === undefined || typeof value === 'function' || typeof value === 'symbol';
 }
 
-function applyToJson(value: unknown, key: string): unknown {
-  if (value !== null && typeof value === 'object') {
-    const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') return (toJSON as (k: string) => unknown).call(value, key);
-  }
-  return value;
-}
+/** Deeper than any JSON a client can send (request bodies are parsed with a depth check); stops cycles too. */
+const MAX_DEPTH = 2000;
 
-function write(value: unknown, key: string, stack: Set<object>): string | undefined {
-  const v = applyToJson(value, key);
+function write(value: unknown, key: string, depth: number): string | undefined {
+  let v = value;
+  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+    v = (v as { toJSON: (k: string) => unknown }).toJSON(key);
+  }
   if (isOmitted(v)) return undefined;
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (stack.has(v)) throw new TypeError('Converting circular structure to JSON');
-  stack.add(v);
-  try {
-    if (Array.isArray(v)) {
-      const items = v.map((item, index) => write(item, String(index), stack) ?? 'null');
-      return `[${items.join(',')}]`;
-    }
-    if (v instanceof Number || v instanceof String || v instanceof Boolean) return JSON.stringify(v);
-    const members: string[] = [];
-    for (const k of sortedKeys(v)) {
-      const encoded = write((v as Record<string, unknown>)[k], k, stack);
-      if (encoded !== undefined) members.push(`${JSON.stringify(k)}:${encoded}`);
-    }
-    return `{${members.join(',')}}`;
-  } finally {
-    stack.delete(v);
+  if (depth > MAX_DEPTH) throw new TypeError('Converting circular or too deeply nested structure to JSON');
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i++) out += `${i === 0 ? '' : ','}${write(v[i], String(i), depth + 1) ?? 'null'}`;
+    return `${out}]`;
   }
+  if (v instanceof Number || v instanceof String || v instanceof Boolean) return JSON.stringify(v);
+  let out = '{';
+  let first = true;
+  for (const k of sortedKeys(v)) {
+    const encoded = write((v as Record<string, unknown>)[k], k, depth + 1);
+    if (encoded === undefined) continue;
+    out += `${first ? '' : ','}${JSON.stringify(k)}:${encoded}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 /**
@@ -60,5 +57,5 @@ function write(value: unknown, key: string, stack: Set<object>): string | undefi
  * A value JSON.stringify cannot represent at the top level (undefined, a function) encodes as `null`.
  */
 export function canonicalJson(value: unknown): string {
-  return write(value, '', new Set()) ?? 'null';
+  return write(value, '', 0) ?? 'null';
 }

@@ -24,6 +24,13 @@ function stringField(att: Record<string, unknown>, key: string): string | undefi
   return value;
 }
 
+/** A content type is sent back as a Content-Type header (and in multipart part headers): printable ASCII only. */
+function contentTypeField(att: Record<string, unknown>): string {
+  const value = stringField(att, 'content_type') ?? 'application/octet-stream';
+  if (!/^[\x20-\x7e]*$/.test(value)) throw badRequest('Attachment content_type must be printable ASCII');
+  return value;
+}
+
 function intField(att: Record<string, unknown>, key: string): number | undefined {
   const value = att[key];
   if (value === undefined) return undefined;
@@ -39,7 +46,7 @@ async function resolveStub(name: string, att: Record<string, unknown>, ctx: Reso
     const length = intField(att, 'length');
     if (length === undefined) throw badRequest(`Attachment stub "${name}" has no length`);
     return {
-      content_type: stringField(att, 'content_type') ?? 'application/octet-stream',
+      content_type: contentTypeField(att),
       digest,
       length,
       revpos: intField(att, 'revpos') ?? ctx.generation,
@@ -65,7 +72,7 @@ async function resolveData(name: string, att: Record<string, unknown>, ctx: Reso
   if (!(await ctx.hasBlob(digest))) await ctx.putBlob(digest, data);
   const revpos = ctx.keepRevpos ? (intField(att, 'revpos') ?? ctx.generation) : (known?.revpos ?? ctx.generation);
   return {
-    content_type: stringField(att, 'content_type') ?? 'application/octet-stream',
+    content_type: contentTypeField(att),
     digest,
     length: data.length,
     revpos,

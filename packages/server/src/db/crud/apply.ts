@@ -19,7 +19,8 @@ const bodyJson = (content: RevisionContent | null): string => content?.json ?? J
  * prepares the metadata for the changes log.
  */
 export function planCommit(doc: CurrentDoc, next: NewRevision, revsLimit: number): DocumentCommit {
-  const { tree } = pruneTree(next.tree, revsLimit);
+  // A tree with no more revisions than the limit cannot have a branch deeper than it.
+  const tree = Object.keys(next.tree).length > revsLimit ? pruneTree(next.tree, revsLimit).tree : next.tree;
   const winner = winningRev(tree)!;
   const leafSet = new Set(leaves(tree));
   const old = doc.meta;

@@ -12,7 +12,12 @@ const MIDDLE_WEIGHT = 97;
 /** Weights of the last, second-to-last, ... characters. */
 const TAIL_WEIGHTS = [1, 7, 17, 53] as const;
 
-export const DEFAULT_PARTITIONS = 16;
+/**
+ * One SQLite file is served by one node, whose single import worker reads the whole log in order: one
+ * partition, and no partition index to maintain on every write. Partitions pay off when several nodes share
+ * the import work (PostgreSQL).
+ */
+export const DEFAULT_PARTITIONS = 1;
 export const MAX_PARTITIONS = 1024;
 
 export function validatePartitions(partitions: number): number {

@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS ${q(t.mutations)} (
   cas INTEGER,
   op TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ${q(`${t.mutations}_by_partition`)} ON ${q(t.mutations)} ("partition", position);
+${partitions > 1 ? `CREATE INDEX IF NOT EXISTS ${q(`${t.mutations}_by_partition`)} ON ${q(t.mutations)} ("partition", position);` : ''}
 CREATE TABLE IF NOT EXISTS ${q(t.meta)} (
   id TEXT PRIMARY KEY,
   meta TEXT NOT NULL,
@@ -100,7 +100,6 @@ CREATE TABLE IF NOT EXISTS ${q(t.changes)} (
   channels TEXT,
   removed TEXT
 );
-CREATE INDEX IF NOT EXISTS ${q(`${t.changes}_by_doc_id`)} ON ${q(t.changes)} (doc_id);
 CREATE TABLE IF NOT EXISTS ${q(t.changeChannels)} (
   channel TEXT NOT NULL,
   seq INTEGER NOT NULL,

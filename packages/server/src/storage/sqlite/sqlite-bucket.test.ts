@@ -123,7 +123,7 @@ describe('openBucket', () => {
   it('opens an in-memory bucket', async () => {
     await using bucket = await openBucket('sqlite::memory:');
     expect(bucket.engine).toBe('sqlite');
-    expect(bucket.partitions).toBe(16);
+    expect(bucket.partitions).toBe(1);
     const coll = await bucket.collection();
     const result = await coll.commit(makeCommit('a', { expectedBodyCas: null, expectedMetaCas: null }));
     expect(result.ok).toBe(true);

@@ -166,7 +166,8 @@ export class SqliteCollection implements Collection {
       params.push(JSON.stringify(query.channels), query.since);
     }
     if (query.docIds) {
-      where.push('c.doc_id IN (SELECT value FROM json_each(?))');
+      // A document's metadata row holds the sequence of its one changes-log entry.
+      where.push(`c.seq IN (SELECT m.seq FROM ${q(this.#t.meta)} m WHERE m.id IN (SELECT value FROM json_each(?)))`);
       params.push(JSON.stringify(query.docIds));
     }
     const sql = `SELECT c.seq, c.doc_id, c.rev, c.deleted, c.channels, c.removed FROM ${q(this.#t.changes)} c

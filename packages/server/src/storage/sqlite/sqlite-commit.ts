@@ -7,6 +7,8 @@ type Db = Database.Database;
 interface CasState {
   bodyCas: Cas | null;
   metaCas: Cas | null;
+  /** Sequence of the document's current changes-log entry (null without metadata). */
+  seq: number | null;
 }
 
 interface Accepted {
@@ -28,7 +30,7 @@ export class SqliteCommitter {
   readonly #docs: string;
   readonly #meta: string;
   /** State-reading statements by number of ids. */
-  readonly #stateStatements = new Map<number, Database.Statement<string[], [number, Cas | null, Cas | null]>>();
+  readonly #stateStatements = new Map<number, Database.Statement<string[], [number, Cas | null, Cas | null, number | null]>>();
   readonly #readCounters;
   readonly #writeCounters;
   readonly #bodyCas;
@@ -38,8 +40,9 @@ export class SqliteCommitter {
   readonly #insertMeta;
   readonly #updateMeta;
   readonly #deleteMeta;
-  readonly #deleteChannelsOfDoc;
-  readonly #deleteChangesOfDoc;
+  readonly #deleteChannelsOfSeq;
+  readonly #deleteChangeAt;
+  readonly #metaSeq;
   readonly #insertChange;
   readonly #insertChannel;
   readonly #commitTx;
@@ -63,15 +66,17 @@ export class SqliteCommitter {
       `UPDATE ${meta} SET meta = ?, cas = ?, seq = ?, deleted = ? WHERE id = ?`,
     );
     this.#deleteMeta = db.prepare<[string]>(`DELETE FROM ${meta} WHERE id = ?`);
-    // Channel rows are keyed (channel, seq): both lists come from the doc's changes rows, so the PK is used.
-    this.#deleteChannelsOfDoc = db.prepare<[string, string, string]>(
+    // A document has one changes-log entry, at the sequence its metadata row records; channel rows are keyed
+    // (channel, seq) and their channels come from that entry's JSON lists, so every delete uses a primary key.
+    this.#deleteChannelsOfSeq = db.prepare<[number, number, number]>(
       `DELETE FROM ${channels}
-       WHERE seq IN (SELECT seq FROM ${changes} WHERE doc_id = ?)
-         AND channel IN (SELECT j.value FROM ${changes} c, json_each(c.channels) j WHERE c.doc_id = ?
+       WHERE seq = ?
+         AND channel IN (SELECT j.value FROM ${changes} c, json_each(c.channels) j WHERE c.seq = ?
                          UNION ALL
-                         SELECT j.value FROM ${changes} c, json_each(c.removed) j WHERE c.doc_id = ?)`,
+                         SELECT j.value FROM ${changes} c, json_each(c.removed) j WHERE c.seq = ?)`,
     );
-    this.#deleteChangesOfDoc = db.prepare<[string]>(`DELETE FROM ${changes} WHERE doc_id = ?`);
+    this.#deleteChangeAt = db.prepare<[number]>(`DELETE FROM ${changes} WHERE seq = ?`);
+    this.#metaSeq = db.prepare<[string], number>(`SELECT seq FROM ${meta} WHERE id = ?`).pluck();
     this.#insertChange = db.prepare<[number, string, string, number, string, string]>(
       `INSERT INTO ${changes} (seq, doc_id, rev, deleted, channels, removed) VALUES (?, ?, ?, ?, ?, ?)`,
     );
@@ -149,7 +154,7 @@ export class SqliteCommitter {
       if (bodyStamp !== null) bodyCas = exact ? startCas + bodyStamp : (this.#bodyCas.get(write.id) ?? null);
       seq += 1;
       cas += 1;
-      this.#writeMeta(write, seq, cas, state.metaCas !== null);
+      this.#writeMeta(write, seq, cas, state.seq);
       results[index] = { ok: true, seq, bodyCas, metaCas: cas };
     }
     this.#writeCounters.run(cas, seq);
@@ -164,23 +169,23 @@ export class SqliteCommitter {
       const size = 2 ** Math.ceil(Math.log2(chunk.length));
       const last = chunk[chunk.length - 1] ?? '';
       while (chunk.length < size) chunk.push(last);
-      for (const [i, bodyCas, metaCas] of this.#stateStatement(size).all(...chunk)) {
-        states[start + i] = { bodyCas, metaCas };
+      for (const [i, bodyCas, metaCas, seq] of this.#stateStatement(size).all(...chunk)) {
+        states[start + i] = { bodyCas, metaCas, seq };
       }
     }
     states.length = ids.length;
     return states;
   }
 
-  #stateStatement(size: number): Database.Statement<string[], [number, Cas | null, Cas | null]> {
+  #stateStatement(size: number): Database.Statement<string[], [number, Cas | null, Cas | null, number | null]> {
     let stmt = this.#stateStatements.get(size);
     if (!stmt) {
       const keys = Array.from({ length: size }, (_, i) => `(${i}, ?)`).join(', ');
       stmt = this.#db
-        .prepare<string[], [number, Cas | null, Cas | null]>(
+        .prepare<string[], [number, Cas | null, Cas | null, number | null]>(
           `WITH k(i, id) AS (VALUES ${keys})
-           SELECT i, (SELECT cas FROM ${this.#docs} WHERE id = k.id), (SELECT cas FROM ${this.#meta} WHERE id = k.id)
-           FROM k`,
+           SELECT i, (SELECT cas FROM ${this.#docs} WHERE id = k.id), m.cas, m.seq
+           FROM k LEFT JOIN ${this.#meta} m ON m.id = k.id`,
         )
         .raw();
       this.#stateStatements.set(size, stmt);
@@ -194,14 +199,13 @@ export class SqliteCommitter {
     return counters;
   }
 
-  #writeMeta(write: DocumentCommit, seq: number, metaCas: Cas, hadMeta: boolean): void {
+  #writeMeta(write: DocumentCommit, seq: number, metaCas: Cas, previousSeq: number | null): void {
     const { id } = write;
     const payload = write.build(seq);
     const deleted = payload.deleted ? 1 : 0;
-    if (hadMeta) {
+    if (previousSeq !== null) {
       this.#updateMeta.run(payload.meta, metaCas, seq, deleted, id);
-      this.#deleteChannelsOfDoc.run(id, id, id);
-      this.#deleteChangesOfDoc.run(id);
+      this.#deleteChangeOf(previousSeq);
     } else {
       this.#insertMeta.run(id, payload.meta, metaCas, seq, deleted);
     }
@@ -211,9 +215,14 @@ export class SqliteCommitter {
     for (const channel of removed) this.#insertChannel.run(channel, seq);
   }
 
+  #deleteChangeOf(seq: number): number {
+    this.#deleteChannelsOfSeq.run(seq, seq, seq);
+    return this.#deleteChangeAt.run(seq).changes;
+  }
+
   #purgeOne(id: string): boolean {
-    this.#deleteChannelsOfDoc.run(id, id, id);
-    const changes = this.#deleteChangesOfDoc.run(id).changes;
+    const seq = this.#metaSeq.get(id);
+    const changes = seq === undefined ? 0 : this.#deleteChangeOf(seq);
     const meta = this.#deleteMeta.run(id).changes;
     const body = this.#deleteBody.run(id).changes;
     return changes + meta + body > 0;

@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   path = join(dir, `app-${++counter}.sqlite`);
-  bucket = await openSqliteBucket(path);
+  bucket = await openSqliteBucket(path, { partitions: 16 });
   coll = await bucket.collection();
   app = new Database(path, { timeout: 5000 });
 });
