@@ -1,15 +1,11 @@
+import type { ScanQuery } from '../storage/bucket.ts';
 import type { DbContext } from './context.ts';
 import { revisionContent, toCurrent } from './crud/current.ts';
 import { formatRevision } from './crud/read.ts';
 
-export interface AllDocsOptions {
+/** The id range and paging of a metadata scan, or an explicit list of keys. */
+export interface AllDocsOptions extends Omit<ScanQuery, 'includeDeleted'> {
   keys?: readonly string[];
-  startKey?: string;
-  endKey?: string;
-  inclusiveEnd?: boolean;
-  descending?: boolean;
-  limit?: number;
-  skip?: number;
   includeDocs?: boolean;
   conflicts?: boolean;
 }
@@ -51,14 +47,8 @@ export async function allDocs(ctx: DbContext, opts: AllDocsOptions): Promise<All
     }
     return { total_rows: total, offset: opts.skip ?? 0, rows };
   }
-  const metas = await ctx.collection.scanMeta({
-    ...(opts.startKey !== undefined ? { startKey: opts.startKey } : {}),
-    ...(opts.endKey !== undefined ? { endKey: opts.endKey } : {}),
-    inclusiveEnd: opts.inclusiveEnd ?? true,
-    descending: opts.descending ?? false,
-    ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
-    ...(opts.skip !== undefined ? { skip: opts.skip } : {}),
-  });
+  const { keys: _keys, includeDocs: _includeDocs, conflicts: _conflicts, ...scan } = opts;
+  const metas = await ctx.collection.scanMeta(scan);
   const bodies = opts.includeDocs ? await ctx.collection.getMany(metas.map((m) => m.id)) : null;
   for (const row of metas) {
     const meta = JSON.parse(row.meta) as { rev: string };

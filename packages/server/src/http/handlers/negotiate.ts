@@ -7,12 +7,11 @@ import type { RequestContext } from '../route-types.ts';
 export function accepts(req: IncomingMessage, type: string, exact = false): boolean {
   const header = req.headers.accept;
   if (!header) return false;
+  const wildcard = `${type.split('/')[0]}/*`;
   return header.split(',').some((part) => {
     const media = part.split(';')[0]!.trim().toLowerCase();
-    if (media === type) return true;
-    if (exact) return false;
-    return media === '*/*' || media === `${type.split('/')[0]}/*`;
-  }) && (!exact || header.toLowerCase().includes(type));
+    return media === type || (!exact && (media === '*/*' || media === wildcard));
+  });
 }
 
 /** The revision a write builds on when the body has none: `?rev=` or the If-Match header. */
