@@ -81,7 +81,13 @@ export async function dispatch(server: ServerContext, admin: boolean, log: Logge
     }
   }
   if (!req.complete) req.resume();
-  sendReply(res, reply, req.method === 'HEAD');
+  try {
+    sendReply(res, reply, req.method === 'HEAD');
+  } catch (err) {
+    reply = errorReply(err, log);
+    if (res.headersSent) res.destroy();
+    else sendReply(res, reply, req.method === 'HEAD');
+  }
   const status = 'status' in reply ? reply.status : res.statusCode;
   log.debug({ req: id, method: req.method, url: req.url, status, ms: Math.round(performance.now() - started) }, 'request');
 }

@@ -22,7 +22,10 @@ export interface Listener {
 export async function listen(context: ServerContext, address: string, admin: boolean, logger: Logger): Promise<Listener> {
   const log = keyed(logger, 'HTTP', { api: admin ? 'admin' : 'public' });
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    void dispatch(context, admin, log, req, res);
+    dispatch(context, admin, log, req, res).catch((err: unknown) => {
+      log.error({ err }, 'request failed outside the error handler');
+      res.destroy();
+    });
   });
   const { host, port } = parseInterface(address);
   await new Promise<void>((resolve, reject) => {
