@@ -1,11 +1,21 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const BIN = resolve(import.meta.dirname, '../../packages/server/bin/syncline.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+const dirs: string[] = [];
+const tempDir = async () => {
+  const dir = await tempDir();
+  dirs.push(dir);
+  return dir;
+};
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
 
 describe('syncline command line', () => {
   it('prints its version and help', () => {
@@ -18,7 +28,7 @@ describe('syncline command line', () => {
   });
 
   it('refuses a bad config with a non-zero exit and the offending field', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'syncline-cli-'));
+    const dir = await tempDir();
     const file = join(dir, 'config.json');
     await writeFile(file, JSON.stringify({ databases: { db: { revs_limit: 'lots' } } }));
     const result = run('serve', '--config', file);
@@ -27,7 +37,7 @@ describe('syncline command line', () => {
   });
 
   it('refuses a database whose storage cannot be opened, naming it', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'syncline-cli-'));
+    const dir = await tempDir();
     const file = join(dir, 'config.json');
     await writeFile(file, JSON.stringify({ interface: '127.0.0.1:0', adminInterface: '127.0.0.1:0', databases: { db: { server: 'mysql://x' } } }));
     const result = run('serve', '--config', file);

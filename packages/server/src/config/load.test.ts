@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,5 +41,6 @@ describe('server configuration', () => {
     await writeFile(join(dir, 'bad.json'), '{ "databases": ');
     await expect(loadConfigFile(join(dir, 'bad.json'))).rejects.toThrow(/not valid JSON/);
     await expect(loadConfigFile(join(dir, 'missing.json'))).rejects.toThrow(/cannot read/);
+    await rm(dir, { recursive: true, force: true });
   });
 });
