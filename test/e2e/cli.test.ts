@@ -9,7 +9,7 @@ const run = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], {
 
 const dirs: string[] = [];
 const tempDir = async () => {
-  const dir = await tempDir();
+  const dir = await mkdtemp(join(tmpdir(), 'syncline-cli-'));
   dirs.push(dir);
   return dir;
 };
