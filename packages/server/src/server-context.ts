@@ -70,9 +70,14 @@ export class ServerContext implements AsyncDisposable {
   async reconfigure(name: string, input: unknown): Promise<Database> {
     const config = this.#validate(name, input);
     const old = this.database(name);
-    this.#databases.delete(name);
+    // The closed database stays registered, answering 503, until its replacement is online.
     await old.close();
-    return this.#open(name, config);
+    try {
+      return await this.#open(name, config);
+    } catch (err) {
+      this.#databases.delete(name);
+      throw err;
+    }
   }
 
   async deleteDatabase(name: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badRequest, forbidden, methodNotAllowed, notFound } from '../base/errors.ts';
+import { badRequest, forbidden, methodNotAllowed, notFound, unavailable } from '../base/errors.ts';
 import type { Logger } from '../base/logger.ts';
 import type { ServerContext } from '../server-context.ts';
 import { validateDocId } from '../db/crud/incoming.ts';
@@ -58,6 +58,8 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db'>, url:
   const found = match.candidates.find((r) => r.method === (method as Method));
   if (!found) throw methodNotAllowed();
   if (found.adminOnly && !base.admin) throw forbidden('Admin API only');
+  // Admin endpoints (config, delete) still work on an offline database, so that it can be brought back.
+  if (db.state !== 'Online' && !found.adminOnly) throw unavailable(`Database "${first}" is offline`);
   return found.handler({ ...ctx, db, params: { ...ctx.params, ...match.params } });
 }
 
