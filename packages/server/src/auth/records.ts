@@ -1,0 +1,143 @@
+import { internalError } from '../base/errors.ts';
+
+/**
+ * Stored shapes of principals and sessions in the bucket's metadata records:
+ *   _sync:user:<name>      UserRecord   (GUEST is stored as "_sync:user:GUEST" once configured)
+ *   _sync:role:<name>      RoleRecord
+ *   _sync:session:<sha256(session id) hex>  SessionRecord, with a record TTL
+ */
+export const USER_PREFIX = '_sync:user:';
+export const ROLE_PREFIX = '_sync:role:';
+export const SESSION_PREFIX = '_sync:session:';
+
+export const userKey = (name: string): string => USER_PREFIX + name;
+export const roleKey = (name: string): string => ROLE_PREFIX + name;
+
+/** Name → sequence since which it has been granted. */
+export type SinceMap = Readonly<Record<string, number>>;
+
+export interface RoleRecord {
+  name: string;
+  /** Explicit (admin) channels of the role, each with the sequence at which it was granted. */
+  admin_channels: SinceMap;
+}
+
+export interface UserRecord {
+  name: string;
+  email?: string;
+  disabled: boolean;
+  /** `scrypt$...` (see password.ts); absent when the user has no password (allowEmptyPassword). */
+  password_hash?: string;
+  admin_channels: SinceMap;
+  admin_roles: SinceMap;
+  /**
+   * Random token copied into every session; replaced when the password changes or the user is disabled, which
+   * invalidates the existing sessions. A deleted and re-created user gets a fresh one.
+   */
+  session_uuid: string;
+}
+
+export interface SessionRecord {
+  name: string;
+  session_uuid: string;
+  /** ISO date. */
+  expires: string;
+  ttl_ms: number;
+}
+
+function sortedSince(map: SinceMap): Record<string, number> {
+  // fromEntries defines own properties, so a channel named "__proto__" stays an ordinary key.
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Canonical JSON (fixed field order, sorted maps): equal records encode to equal strings. */
+export function encodeUser(user: UserRecord): string {
+  return JSON.stringify({
+    name: user.name,
+    ...(user.email !== undefined ? { email: user.email } : {}),
+    disabled: user.disabled,
+    ...(user.password_hash !== undefined ? { password_hash: user.password_hash } : {}),
+    admin_channels: sortedSince(user.admin_channels),
+    admin_roles: sortedSince(user.admin_roles),
+    session_uuid: user.session_uuid,
+  });
+}
+
+export function encodeRole(role: RoleRecord): string {
+  return JSON.stringify({ name: role.name, admin_channels: sortedSince(role.admin_channels) });
+}
+
+function isSinceMap(value: unknown): value is SinceMap {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'number' && Number.isFinite(v))
+  );
+}
+
+function parse(key: string, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw internalError(`Corrupt auth record ${key}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export function decodeUser(key: string, text: string): UserRecord {
+  const v = parse(key, text);
+  const { name, email, disabled, password_hash, admin_channels, admin_roles, session_uuid } = v;
+  if (
+    typeof name !== 'string' ||
+    (email !== undefined && typeof email !== 'string') ||
+    typeof disabled !== 'boolean' ||
+    (password_hash !== undefined && typeof password_hash !== 'string') ||
+    !isSinceMap(admin_channels) ||
+    !isSinceMap(admin_roles) ||
+    typeof session_uuid !== 'string'
+  ) {
+    throw internalError(`Corrupt auth record ${key}`);
+  }
+  return {
+    name,
+    ...(email !== undefined ? { email } : {}),
+    disabled,
+    ...(password_hash !== undefined ? { password_hash } : {}),
+    admin_channels,
+    admin_roles,
+    session_uuid,
+  };
+}
+
+export function decodeRole(key: string, text: string): RoleRecord {
+  const { name, admin_channels } = parse(key, text);
+  if (typeof name !== 'string' || !isSinceMap(admin_channels)) throw internalError(`Corrupt auth record ${key}`);
+  return { name, admin_channels };
+}
+
+/** Null for anything that is not a well-formed session record (sessions are never worth an error). */
+export function decodeSession(text: string): SessionRecord | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const { name, session_uuid, expires, ttl_ms } = v as Record<string, unknown>;
+  if (typeof name !== 'string' || typeof session_uuid !== 'string' || typeof expires !== 'string') return null;
+  if (typeof ttl_ms !== 'number' || !(ttl_ms > 0)) return null;
+  return { name, session_uuid, expires, ttl_ms };
+}
+
+/**
+ * Keeps the grant sequence of names that stay, stamps newly added names with `seq`, drops removed names.
+ */
+export function regrant(current: SinceMap, names: readonly string[], seq: number): Record<string, number> {
+  return Object.fromEntries(names.map((n) => [n, Object.hasOwn(current, n) ? (current[n] ?? seq) : seq]));
+}
