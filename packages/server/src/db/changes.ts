@@ -1,7 +1,8 @@
-import { leaves, winningRev } from '../document/index.ts';
+import { winnerThenLeaves } from '../document/index.ts';
 import type { ChangeRecord } from '../storage/bucket.ts';
 import type { DbContext } from './context.ts';
 import { revisionContent, toCurrent } from './crud/current.ts';
+import { parseMeta } from './doc-meta.ts';
 import { formatRevision } from './crud/read.ts';
 
 export interface ChangesOptions {
@@ -31,23 +32,25 @@ export interface ChangesBatch {
 
 const PAGE = 500;
 
+/** Only include_docs needs the bodies; all_docs gets the metadata with the changes-log entries. */
+const metaOnly = (opts: ChangesOptions): boolean => opts.style === 'all_docs' && opts.includeDocs !== true;
+
 async function toEntries(ctx: DbContext, records: ChangeRecord[], opts: ChangesOptions): Promise<ChangeEntry[]> {
-  const needMeta = opts.includeDocs || opts.style === 'all_docs';
-  const stored = needMeta ? await ctx.collection.getMany(records.map((r) => r.id)) : null;
+  const stored = opts.includeDocs ? await ctx.collection.getMany(records.map((r) => r.id)) : null;
+  const withMeta = metaOnly(opts);
   const entries: ChangeEntry[] = [];
   for (const record of records) {
     if (opts.activeOnly && record.deleted) continue;
     const entry: ChangeEntry = { seq: record.seq, id: record.id, changes: [{ rev: record.rev }] };
     if (record.deleted) entry.deleted = true;
-    if (stored) {
-      const current = toCurrent(record.id, stored.get(record.id));
-      const meta = current.meta;
+    if (stored || withMeta) {
+      const current = stored ? toCurrent(record.id, stored.get(record.id)) : null;
+      const meta = current ? current.meta : record.meta ? parseMeta(record.meta) : null;
       if (!meta) continue;
       if (opts.style === 'all_docs') {
-        const winner = winningRev(meta.tree)!;
-        entry.changes = [winner, ...leaves(meta.tree).filter((r) => r !== winner)].map((rev) => ({ rev }));
+        entry.changes = winnerThenLeaves(meta.tree).map((rev) => ({ rev }));
       }
-      if (opts.includeDocs) {
+      if (current) {
         const content = revisionContent(current, meta.rev);
         if (content) entry.doc = (await formatRevision(ctx, current, meta.rev, content, { conflicts: opts.conflicts === true })).doc;
       }
@@ -73,6 +76,7 @@ export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions): Pr
       since: lastSeq,
       limit: want,
       ...(opts.docIds ? { docIds: opts.docIds } : {}),
+      ...(metaOnly(opts) ? { withMeta: true } : {}),
     });
     if (records.length > 0) {
       lastSeq = records[records.length - 1]!.seq;

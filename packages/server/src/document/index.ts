@@ -1,11 +1,12 @@
 export type { ParsedRevId, RevNode, RevTree, Revisions } from './types.ts';
 export { parseRevId, isValidRevId, generationOf, digestOf, formatRevId } from './rev-id.ts';
 export { canonicalJson, compareCodePoints } from './canonical-json.ts';
-export { makeRevId } from './make-rev-id.ts';
+export { makeRevId, makeRevIdFromJson } from './make-rev-id.ts';
 export type { MakeRevIdOptions } from './make-rev-id.ts';
 export { leaves, isLeaf, hasRev, getNode } from './leaves.ts';
 export {
   winningRev,
+  winnerThenLeaves,
   isDeleted,
   conflicts,
   deletedConflicts,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { makeRevId } from './make-rev-id.ts';
+import { makeRevId, makeRevIdFromJson } from './make-rev-id.ts';
 
 const parent = '3-967a00dff5e02add41819138abb3284d';
 
@@ -70,6 +70,18 @@ describe('makeRevId', () => {
         expect(makeRevId({ parent, deleted, body: structuredClone(value) })).toBe(id);
       }),
       { numRuns: 200 },
+    );
+  });
+
+  it('gives the same ID from the body JSON text', () => {
+    const key = fc.string().filter((k) => !k.startsWith('_'));
+    const body = fc.dictionary(key, fc.jsonValue({ maxDepth: 3 }), { maxKeys: 8 });
+    fc.assert(
+      fc.property(body, fc.boolean(), fc.option(fc.constant(parent)), (value, deleted, from) => {
+        const opts = { parent: from, deleted, body: value };
+        expect(makeRevIdFromJson(opts, JSON.stringify(value))).toBe(makeRevId(opts));
+      }),
+      { numRuns: 300 },
     );
   });
 });

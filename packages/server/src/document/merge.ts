@@ -3,27 +3,20 @@ import { getNode, hasRev } from './leaves.ts';
 import { parseRevId } from './rev-id.ts';
 import type { RevTree } from './types.ts';
 
-/** A copy whose nodes are fresh objects too, so later edits of either tree never reach the other. */
+/**
+ * A copy whose nodes are fresh objects too, so later edits of either tree never reach the other. The copy has no
+ * prototype: any revision id (even "__proto__") is a plain key, and V8 keeps it in dictionary mode, which suits
+ * keys that are unique to one document.
+ */
 export function cloneTree(tree: RevTree): RevTree {
-  const copy: RevTree = {};
-  for (const [rev, node] of Object.entries(tree)) {
-    Object.defineProperty(copy, rev, {
-      value: { parent: node.parent, deleted: node.deleted },
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
-  }
+  const copy = Object.create(null) as RevTree;
+  for (const [rev, node] of Object.entries(tree)) copy[rev] = { parent: node.parent, deleted: node.deleted };
   return copy;
 }
 
+/** Only on trees made by cloneTree (no prototype, so assignment always creates a data property). */
 function setNode(tree: RevTree, rev: string, parent: string | null, deleted: boolean): void {
-  Object.defineProperty(tree, rev, {
-    value: { parent, deleted },
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
+  tree[rev] = { parent, deleted };
 }
 
 /** Returns a new tree with `rev` added as a child of `parent` (null for a first revision). */

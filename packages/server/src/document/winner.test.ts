@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { treeOf } from './test-trees.ts';
 import type { RevTree } from './types.ts';
-import { compareWinning, conflicts, deletedConflicts, isDeleted, leavesByWinningOrder, winningRev } from './winner.ts';
+import { compareWinning, conflicts, deletedConflicts, isDeleted, leavesByWinningOrder, winnerThenLeaves, winningRev } from './winner.ts';
+import { leaves } from './leaves.ts';
 
 interface Vector {
   name: string;
@@ -79,6 +80,9 @@ describe('winningRev', () => {
     expect(conflicts(v.tree)).toEqual(v.conflicts);
     expect(deletedConflicts(v.tree)).toEqual(v.deletedConflicts);
     expect(leavesByWinningOrder(v.tree)[0] ?? null).toBe(v.winner);
+    const listed = winnerThenLeaves(v.tree);
+    expect(listed[0] ?? null).toBe(v.winner);
+    expect(listed.slice(1)).toEqual(leaves(v.tree).filter((rev) => rev !== v.winner));
   });
 
   it('compareWinning is antisymmetric', () => {

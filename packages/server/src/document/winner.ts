@@ -21,12 +21,24 @@ export function leavesByWinningOrder(tree: RevTree): string[] {
   return leaves(tree).sort((a, b) => compareWinning(tree, a, b));
 }
 
-export function winningRev(tree: RevTree): string | null {
+function bestOf(tree: RevTree, revs: readonly string[]): string | null {
   let best: string | null = null;
-  for (const leaf of leaves(tree)) {
+  for (const leaf of revs) {
     if (best === null || compareWinning(tree, leaf, best) < 0) best = leaf;
   }
   return best;
+}
+
+export function winningRev(tree: RevTree): string | null {
+  return bestOf(tree, leaves(tree));
+}
+
+/** The winner, then the other leaves in the tree's key order (the `changes` list of `style=all_docs`). */
+export function winnerThenLeaves(tree: RevTree): string[] {
+  const all = leaves(tree);
+  const winner = bestOf(tree, all);
+  if (winner === null || all.length === 1) return all;
+  return [winner, ...all.filter((rev) => rev !== winner)];
 }
 
 /** True when the winning revision is a tombstone, i.e. the document reads as deleted. */

@@ -23,15 +23,25 @@ export function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
+/** Recursion stops at MAX_JSON_DEPTH + 1, well within the stack, however deep the value is. */
+function checkDepth(item: object, depth: number): void {
+  if (depth > MAX_JSON_DEPTH) throw badRequest(`JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  if (Array.isArray(item)) {
+    for (let i = 0; i < item.length; i++) {
+      const child: unknown = item[i];
+      if (child !== null && typeof child === 'object') checkDepth(child, depth + 1);
+    }
+    return;
+  }
+  for (const key in item) {
+    const child: unknown = (item as Record<string, unknown>)[key];
+    if (child !== null && typeof child === 'object' && Object.hasOwn(item, key)) checkDepth(child, depth + 1);
+  }
+}
+
 /** Refuses (400) a parsed JSON value nested deeper than MAX_JSON_DEPTH; returns it unchanged otherwise. */
 export function checkJsonDepth(value: unknown): unknown {
-  const pending: Array<[unknown, number]> = [[value, 1]];
-  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
-    const [item, depth] = next;
-    if (item === null || typeof item !== 'object') continue;
-    if (depth > MAX_JSON_DEPTH) throw badRequest(`JSON is nested deeper than ${MAX_JSON_DEPTH} levels`);
-    for (const child of Object.values(item)) pending.push([child, depth + 1]);
-  }
+  if (value !== null && typeof value === 'object') checkDepth(value, 1);
   return value;
 }
 

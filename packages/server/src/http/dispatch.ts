@@ -70,7 +70,10 @@ export async function dispatch(server: ServerContext, admin: boolean, log: Logge
   const started = performance.now();
   const id = ++requestCounter;
   const abort = new AbortController();
-  res.on('close', () => abort.abort());
+  // Only a client that goes away mid-response needs the signal (building the abort reason is not free).
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
   if (applyCors(server.config.CORS, req, res)) return;
   let reply: Reply;
   try {

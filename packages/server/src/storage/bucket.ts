@@ -38,6 +38,8 @@ export interface ChangeRecord {
   channels: string[];
   /** Channels the document was removed from by this revision. */
   removed: string[];
+  /** With ChangesQuery.withMeta: the document's sync-metadata JSON, read in the same snapshot (null if none). */
+  meta?: string | null;
 }
 
 /** What the gateway hands to commitDocument once the sequence is known. */
@@ -80,6 +82,8 @@ export interface ChangesQuery {
   channels?: readonly string[];
   /** Restrict to these document ids. */
   docIds?: readonly string[];
+  /** Also return each entry's current sync metadata (saves a separate read of the documents). */
+  withMeta?: boolean;
 }
 
 export interface ScanQuery {
@@ -152,7 +156,7 @@ export interface Collection {
 
   /** Metadata rows ordered by id. */
   scanMeta(query: ScanQuery): Promise<MetaRow[]>;
-  /** Count of metadata rows whose winning revision is live. */
+  /** Count of metadata rows whose winning revision is live. Asked on every database-info request: keep it without a scan. */
   countLive(): Promise<number>;
 
   /** Changes-log entries with seq > since, ascending. One entry per document (its latest). */

@@ -36,6 +36,17 @@ export function commitManyContract(env: ContractEnv): void {
       expect(third?.ok).toBe(true);
     });
 
+    it('commits and reads back batches of ids with any characters', async () => {
+      const ids = ['é', '\u{1F600}', 'quote"back\\slash', 'ctl\u0001\t', 'line\u2028sep', '[1]', '{"k":1}'];
+      const results = await env.coll.commitMany(ids.map((id) => makeCommit(id, { expectedBodyCas: null, expectedMetaCas: null })));
+      expect(results.every((r) => r.ok)).toBe(true);
+      const many = await env.coll.getMany([...ids, 'missing']);
+      expect([...many.keys()].sort()).toEqual([...ids].sort());
+      for (const id of ids) expect(many.get(id)).toEqual(await env.coll.get(id));
+      const again = await env.coll.commitMany(ids.map((id) => makeCommit(id, { expectedBodyCas: null, expectedMetaCas: null })));
+      expect(again.every((r) => !r.ok)).toBe(true);
+    });
+
     it('returns an empty list for an empty batch', async () => {
       expect(await env.coll.commitMany([])).toEqual([]);
     });

@@ -59,6 +59,18 @@ export function changesContract(env: ContractEnv): void {
       ]);
     });
 
+    it('returns the current metadata with each entry when asked to', async () => {
+      await save(env.coll, 'a');
+      await save(env.coll, 'b', { channels: ['x'] });
+      await save(env.coll, 'a', { rev: '2-a', body: null });
+      const changes = await env.coll.readChanges({ since: 0, withMeta: true });
+      expect(changes.map((c) => [c.id, c.meta])).toEqual([
+        ['b', (await env.coll.get('b'))?.meta],
+        ['a', (await env.coll.get('a'))?.meta],
+      ]);
+      expect((await env.coll.readChanges({ since: 0, withMeta: true, channels: ['x'], docIds: ['b'] })).map((c) => c.id)).toEqual(['b']);
+    });
+
     it('reports tombstones as deleted', async () => {
       await save(env.coll, 'a', { channels: ['x'] });
       const del = await save(env.coll, 'a', { body: null, rev: '2-a', channels: ['x'] });

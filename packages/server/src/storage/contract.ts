@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Bucket } from './bucket.ts';
 import { collectionContract, commitManyContract } from './contract-batch.ts';
 import { commitContract } from './contract-commit.ts';
+import { countContract } from './contract-counts.ts';
 import { mutationContract } from './contract-mutations.ts';
 import { changesContract, scanContract } from './contract-queries.ts';
 import { blobContract, recordContract } from './contract-records.ts';
@@ -34,6 +35,7 @@ export function runBucketContract(
     commitManyContract(env);
     changesContract(env);
     scanContract(env);
+    countContract(env);
     mutationContract(env);
     collectionContract(env);
     blobContract(env);

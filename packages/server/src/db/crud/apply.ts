@@ -1,7 +1,7 @@
-import type { DocumentCommit } from '../../storage/bucket.ts';
-import { leaves, pruneTree, winningRev } from '../../document/index.ts';
+import type { Cas, CommitPayload, DocumentCommit } from '../../storage/bucket.ts';
+import { compareWinning, leaves, pruneTree } from '../../document/index.ts';
 import type { RevTree } from '../../document/types.ts';
-import { serializeMeta, type SyncMeta } from '../doc-meta.ts';
+import { serializeMeta, type AttachmentMap } from '../doc-meta.ts';
 import { revisionContent, storeBody, type CurrentDoc, type RevisionContent } from './current.ts';
 
 export interface NewRevision {
@@ -13,6 +13,43 @@ export interface NewRevision {
 
 const bodyJson = (content: RevisionContent | null): string => content?.json ?? JSON.stringify(content?.body ?? {});
 
+function contentOf(doc: CurrentDoc, next: NewRevision, rev: string): RevisionContent | null {
+  return rev === next.rev ? next.content : revisionContent(doc, rev);
+}
+
+/** CouchDB's winner among the leaves of a tree. */
+function winnerOf(tree: RevTree, leafRevs: readonly string[]): string {
+  let best = leafRevs[0]!;
+  for (let i = 1; i < leafRevs.length; i++) if (compareWinning(tree, leafRevs[i]!, best) < 0) best = leafRevs[i]!;
+  return best;
+}
+
+/** The planned write; its metadata JSON is produced once the sequence is known. */
+class PlannedCommit implements DocumentCommit {
+  constructor(
+    readonly id: string,
+    readonly expectedBodyCas: Cas | null,
+    readonly expectedMetaCas: Cas | null,
+    readonly body: string | null | undefined,
+    private readonly rev: string,
+    private readonly tree: RevTree,
+    private readonly attachments: AttachmentMap,
+    private readonly bodies: Record<string, string>,
+    private readonly deleted: boolean,
+    private readonly tombstonedAt: number | undefined,
+    private readonly timeSaved: string,
+  ) {}
+
+  build(seq: number): CommitPayload {
+    const { rev, tree, attachments, bodies, deleted, tombstonedAt, timeSaved } = this;
+    const meta =
+      tombstonedAt === undefined
+        ? { rev, tree, attachments, bodies, channels: [], deleted, timeSaved, seq }
+        : { rev, tree, attachments, bodies, channels: [], deleted, tombstonedAt, timeSaved, seq };
+    return { meta: serializeMeta(meta), change: { rev, deleted, channels: [], removed: [] }, deleted };
+  }
+}
+
 /**
  * Builds the storage write that makes `next.rev` part of the document: prunes the tree, works out the new
  * winner, moves bodies between the documents table (live winner) and the metadata (other leaves), and
@@ -21,55 +58,42 @@ const bodyJson = (content: RevisionContent | null): string => content?.json ?? J
 export function planCommit(doc: CurrentDoc, next: NewRevision, revsLimit: number): DocumentCommit {
   // A tree with no more revisions than the limit cannot have a branch deeper than it.
   const tree = Object.keys(next.tree).length > revsLimit ? pruneTree(next.tree, revsLimit).tree : next.tree;
-  const winner = winningRev(tree)!;
-  const leafSet = new Set(leaves(tree));
+  const leafRevs = leaves(tree);
+  const winner = winnerOf(tree, leafRevs);
   const old = doc.meta;
-
-  const contentOf = (rev: string): RevisionContent | null => (rev === next.rev ? next.content : revisionContent(doc, rev));
   const bodies: Record<string, string> = {};
-  for (const rev of leafSet) {
+  for (const rev of leafRevs) {
     if (rev === winner && !tree[rev]!.deleted) continue;
     const existing = old?.bodies[rev];
     if (existing !== undefined && rev !== next.rev) {
       bodies[rev] = existing;
       continue;
     }
-    const content = contentOf(rev);
+    const content = contentOf(doc, next, rev);
     if (content && (Object.keys(content.body).length > 0 || Object.keys(content.attachments).length > 0 || !content.deleted)) {
       bodies[rev] = storeBody(content);
     }
   }
-
   const winnerDeleted = tree[winner]!.deleted;
-  const winnerContent = contentOf(winner);
+  const winnerContent = contentOf(doc, next, winner);
   const oldWinnerLive = old !== null && !old.deleted;
   let body: string | null | undefined;
   if (winnerDeleted) body = doc.stored?.body != null ? null : undefined;
   else if (oldWinnerLive && old.rev === winner) body = undefined;
   else body = bodyJson(winnerContent);
   if (body === undefined && !winnerDeleted && doc.stored?.body == null) body = bodyJson(winnerContent);
-
   const now = Date.now();
-  const meta: Omit<SyncMeta, 'seq'> = {
-    rev: winner,
-    tree,
-    attachments: winnerDeleted ? {} : (winnerContent?.attachments ?? {}),
-    bodies,
-    channels: [],
-    deleted: winnerDeleted,
-    ...(winnerDeleted ? { tombstonedAt: old?.deleted && old.tombstonedAt ? old.tombstonedAt : now } : {}),
-    timeSaved: new Date(now).toISOString(),
-  };
-
-  return {
-    id: doc.id,
-    expectedBodyCas: doc.stored?.bodyCas ?? null,
-    expectedMetaCas: doc.stored?.metaCas ?? null,
+  return new PlannedCommit(
+    doc.id,
+    doc.stored?.bodyCas ?? null,
+    doc.stored?.metaCas ?? null,
     body,
-    build: (seq) => ({
-      meta: serializeMeta({ ...meta, seq }),
-      change: { rev: winner, deleted: winnerDeleted, channels: [], removed: [] },
-      deleted: winnerDeleted,
-    }),
-  };
+    winner,
+    tree,
+    winnerDeleted ? {} : (winnerContent?.attachments ?? {}),
+    bodies,
+    winnerDeleted,
+    winnerDeleted ? (old?.deleted && old.tombstonedAt ? old.tombstonedAt : now) : undefined,
+    new Date(now).toISOString(),
+  );
 }

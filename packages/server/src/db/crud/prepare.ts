@@ -1,5 +1,5 @@
 import { conflict, tooLarge } from '../../base/errors.ts';
-import { addHistory, addRevision, generationOf, isLeaf, makeRevId } from '../../document/index.ts';
+import { addHistory, addRevision, generationOf, isLeaf, makeRevId, makeRevIdFromJson } from '../../document/index.ts';
 import type { DocumentCommit } from '../../storage/bucket.ts';
 import { digestsForRevId, resolveAttachments } from '../attachments/resolve.ts';
 import type { DbContext } from '../context.ts';
@@ -46,6 +46,7 @@ function parentForEdit(current: CurrentDoc, given: string | undefined): string |
 }
 
 async function attachmentsFor(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, parent: string | null, generation: number, opts: WriteOptions) {
+  if (incoming.attachments === undefined) return {};
   return resolveAttachments(incoming.attachments, {
     generation,
     known: knownAttachments(current, parent),
@@ -66,7 +67,9 @@ export async function prepareWrite(ctx: DbContext, current: CurrentDoc, incoming
     const generation = parent ? generationOf(parent) + 1 : 1;
     const attachments = await attachmentsFor(ctx, current, incoming, parent, generation, opts);
     const atts = digestsForRevId(attachments);
-    const rev = makeRevId({ parent, deleted: incoming.deleted, body: atts ? { ...incoming.body, _attachments: atts } : incoming.body });
+    const rev = atts
+      ? makeRevId({ parent, deleted: incoming.deleted, body: { ...incoming.body, _attachments: atts } })
+      : makeRevIdFromJson({ parent, deleted: incoming.deleted, body: incoming.body }, json);
     if (tree[rev]) throw conflict();
     const next = { rev, tree: addRevision(tree, rev, parent, incoming.deleted), content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
     return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit) };

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { DEFAULT_COLLECTION } from '../bucket.ts';
-import { BUCKET_DDL, ensureCollectionTables } from './schema.ts';
+import { BUCKET_DDL, collectionTables, countLiveDocuments, ensureCollectionTables, LIVE_COUNTS_DDL } from './schema.ts';
+import { replaceTriggers } from './triggers.ts';
 
 type Db = Database.Database;
 
@@ -28,6 +29,22 @@ export const MIGRATIONS: readonly Migration[] = [
         String(ctx.requestedPartitions),
       );
       ensureCollectionTables(db, DEFAULT_COLLECTION, ctx.requestedPartitions);
+    },
+  },
+  {
+    id: '20261124_0002_live_counts',
+    up(db) {
+      db.exec(LIVE_COUNTS_DDL);
+      const names = db.prepare<[], string>('SELECT name FROM collections').pluck().all();
+      for (const name of names) countLiveDocuments(db, name, false);
+    },
+  },
+  {
+    id: '20261124_0003_cas_triggers',
+    up(db) {
+      const partitions = storedPartitions(db);
+      const names = db.prepare<[], string>('SELECT name FROM collections').pluck().all();
+      for (const name of names) replaceTriggers(db, collectionTables(name), partitions);
     },
   },
 ];

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { badRequest } from '../../base/errors.ts';
 import { DEFAULT_COLLECTION } from '../bucket.ts';
-import { partitionSql } from './partition.ts';
+import { triggersDdl } from './triggers.ts';
 
 type Db = Database.Database;
 
@@ -40,6 +40,22 @@ export function collectionTables(canonicalName: string): CollectionTables {
   };
 }
 
+/** Live (not tombstoned) metadata rows per collection, kept by the commit and purge transactions. */
+export const LIVE_COUNTS_DDL = 'CREATE TABLE IF NOT EXISTS live_counts (collection TEXT PRIMARY KEY, live INTEGER NOT NULL);';
+
+/** Sets a collection's live count from its metadata table; `onlyIfMissing` keeps an existing count. */
+export function countLiveDocuments(db: Db, canonicalName: string, onlyIfMissing: boolean): void {
+  const count = `(SELECT count(*) FROM ${q(collectionTables(canonicalName).meta)} WHERE deleted = 0)`;
+  if (onlyIfMissing) {
+    db.prepare(
+      `INSERT INTO live_counts (collection, live) SELECT ?, ${count}
+       WHERE NOT EXISTS (SELECT 1 FROM live_counts WHERE collection = ?)`,
+    ).run(canonicalName, canonicalName);
+  } else {
+    db.prepare(`INSERT OR REPLACE INTO live_counts (collection, live) VALUES (?, ${count})`).run(canonicalName);
+  }
+}
+
 /** Bucket-wide tables (everything but the per-collection ones). */
 export const BUCKET_DDL = `
 CREATE TABLE IF NOT EXISTS bucket_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,6 +66,7 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 INSERT OR IGNORE INTO counters (id, cas, seq) VALUES (1, 0, 0);
 CREATE TABLE IF NOT EXISTS collections (name TEXT PRIMARY KEY, documents_table TEXT NOT NULL);
+${LIVE_COUNTS_DDL}
 CREATE TABLE IF NOT EXISTS blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
   key TEXT PRIMARY KEY,
@@ -59,22 +76,11 @@ CREATE TABLE IF NOT EXISTS records (
 );
 `;
 
-function mutationInsert(t: CollectionTables, partitions: number, idExpr: string, casExpr: string, opExpr: string): string {
-  return `INSERT INTO ${q(t.mutations)} ("partition", doc_id, cas, op)
-    VALUES (${partitionSql(idExpr, partitions)}, ${idExpr}, ${casExpr}, ${opExpr});`;
-}
-
 /**
- * Tables, indexes and triggers of one collection (current shape; idempotent).
- * Triggers use plain SQL only so that any SQLite client writing the documents table gets cas stamps and
- * mutation-log entries. The stamping UPDATE touches only `cas`, so the `UPDATE OF id, body` trigger does not
- * fire for it (and recursive_triggers stays off).
+ * Tables and indexes of one collection (current shape; idempotent), followed by its triggers (triggers.ts).
  */
 export function collectionDdl(t: CollectionTables, partitions: number): string {
   const docs = q(t.documents);
-  const stamp = `UPDATE counters SET cas = cas + 1;
-    UPDATE ${docs} SET cas = (SELECT cas FROM counters) WHERE rowid = NEW.rowid;`;
-  const newCas = '(SELECT cas FROM counters)';
   return `
 CREATE TABLE IF NOT EXISTS ${docs} (id TEXT PRIMARY KEY, body TEXT NOT NULL, cas INTEGER);
 CREATE TABLE IF NOT EXISTS ${q(t.mutations)} (
@@ -105,21 +111,7 @@ CREATE TABLE IF NOT EXISTS ${q(t.changeChannels)} (
   seq INTEGER NOT NULL,
   PRIMARY KEY (channel, seq)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS ${q(`${t.documents}_after_insert`)} AFTER INSERT ON ${docs} BEGIN
-  ${stamp}
-  ${mutationInsert(t, partitions, 'NEW.id', newCas, `'insert'`)}
-END;
-CREATE TRIGGER IF NOT EXISTS ${q(`${t.documents}_after_update`)} AFTER UPDATE OF id, body ON ${docs} BEGIN
-  ${stamp}
-  ${mutationInsert(t, partitions, 'NEW.id', newCas, `CASE WHEN OLD.id IS NEW.id THEN 'update' ELSE 'insert' END`)}
-END;
-CREATE TRIGGER IF NOT EXISTS ${q(`${t.documents}_after_rename`)} AFTER UPDATE OF id ON ${docs}
-WHEN OLD.id IS NOT NEW.id BEGIN
-  ${mutationInsert(t, partitions, 'OLD.id', 'NULL', `'delete'`)}
-END;
-CREATE TRIGGER IF NOT EXISTS ${q(`${t.documents}_after_delete`)} AFTER DELETE ON ${docs} BEGIN
-  ${mutationInsert(t, partitions, 'OLD.id', 'NULL', `'delete'`)}
-END;
+${triggersDdl(t, partitions)}
 `;
 }
 
@@ -140,5 +132,6 @@ export function ensureCollectionTables(db: Db, canonicalName: string, partitions
     canonicalName,
     tables.documents,
   );
+  countLiveDocuments(db, canonicalName, true);
   return tables;
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSynclineError } from '../../base/errors.ts';
 import type { Bucket } from '../bucket.ts';
 import { runBucketContract, type DirectWriter } from '../contract.ts';
-import { makeCommit, save } from '../contract-support.ts';
+import { makeCommit, mutationsOf, save } from '../contract-support.ts';
 import { openBucket } from '../open.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { configureConnection, openSqliteBucket } from './sqlite-bucket.ts';
@@ -76,6 +76,66 @@ describe('sqlite bucket files', () => {
     expect(next.bodyCas).toBeGreaterThan(result.metaCas);
     await second.close();
     expect(migrationRows(path)).toEqual(before);
+  });
+
+  it('keeps live counts across reopen and computes them for a bucket created before they existed', async () => {
+    const path = freshPath();
+    const first = await openSqliteBucket(path);
+    const [main, named] = [await first.collection(), await first.collection('shop.orders')];
+    for (const id of ['a', 'b', 'c']) await save(main, id);
+    await save(main, 'b', { rev: '2-b', body: null });
+    await save(named, 'o1');
+    await first.close();
+    const reopened = await openSqliteBucket(path);
+    expect(await (await reopened.collection()).countLive()).toBe(2);
+    await reopened.close();
+
+    const raw = new Database(path);
+    raw.exec(`DROP TABLE live_counts; DELETE FROM schema_migrations WHERE id = '20261124_0002_live_counts'`);
+    raw.close();
+    const migrated = await openSqliteBucket(path);
+    expect(await (await migrated.collection()).countLive()).toBe(2);
+    expect(await (await migrated.collection('shop.orders')).countLive()).toBe(1);
+    await migrated.close();
+  });
+
+  it('recreates the documents triggers of every collection of an older bucket', async () => {
+    const path = freshPath();
+    const first = await openSqliteBucket(path, { partitions: 4 });
+    await first.collection('shop.orders');
+    await first.close();
+    const raw = new Database(path);
+    for (const table of ['documents', 'documents_shop_orders']) {
+      for (const t of ['after_insert', 'after_update', 'after_rename', 'after_delete']) raw.exec(`DROP TRIGGER "${table}_${t}"`);
+    }
+    raw.exec(`DELETE FROM schema_migrations WHERE id = '20261124_0003_cas_triggers'`);
+    raw.close();
+    const migrated = await openSqliteBucket(path);
+    const app = new Database(path);
+    for (const table of ['documents', 'documents_shop_orders']) app.prepare(`INSERT INTO ${table} (id, body, cas) VALUES ('x', '{}', 0)`).run();
+    app.close();
+    for (const name of [undefined, 'shop.orders']) {
+      const coll = await migrated.collection(name);
+      const cas = (await coll.get('x'))?.bodyCas;
+      expect(cas).toBeGreaterThan(0);
+      expect((await mutationsOf(migrated, coll, 'x')).map((m) => [m.op, m.cas])).toEqual([['insert', cas]]);
+    }
+    await migrated.close();
+  });
+
+  it('reads and commits batches of ids exactly as single ones, lone surrogates and NUL included', async () => {
+    const bucket = await makeBucket();
+    const coll = await bucket.collection();
+    const ids = ['a\uD800', '\uDC00x', 'nul\u0000in', 'plain'];
+    const results = await coll.commitMany(ids.map((id) => makeCommit(id, { expectedBodyCas: null, expectedMetaCas: null })));
+    expect(results.every((r) => r.ok)).toBe(true);
+    const singles = await Promise.all(ids.map((id) => coll.get(id)));
+    const many = await coll.getMany(ids);
+    expect([...many.values()]).toEqual(singles);
+    expect([...many.keys()]).toEqual(singles.map((doc) => doc?.id));
+    const again = await coll.commitMany(ids.map((id) => makeCommit(id, { expectedBodyCas: null, expectedMetaCas: null })));
+    expect(again.every((r) => !r.ok)).toBe(true);
+    await bucket.close();
   });
 
   it('runs in WAL mode with synchronous FULL and a busy timeout', async () => {

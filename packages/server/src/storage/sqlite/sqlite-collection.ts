@@ -16,25 +16,11 @@ import { SqliteCommitter } from './sqlite-commit.ts';
 type Db = Database.Database;
 type Stmt = Database.Statement<unknown[]>;
 
-/** Ids per getMany query, well below SQLite's bound-variable limit. */
-const GET_MANY_CHUNK = 512;
+/** id, body, body cas, metadata, metadata cas. */
+type DocTuple = [string, string | null, number | null, string | null, number | null];
 
-interface DocRow {
-  id: string;
-  body: string | null;
-  bodyCas: number | null;
-  meta: string | null;
-  metaCas: number | null;
-}
-
-interface ChangeRow {
-  seq: number;
-  doc_id: string;
-  rev: string | null;
-  deleted: number | null;
-  channels: string | null;
-  removed: string | null;
-}
+/** seq, doc_id, rev, deleted, channels, removed and, with withMeta, the metadata. */
+type ChangeTuple = [number, string, string | null, number | null, string | null, string | null, (string | null)?];
 
 interface MetaDbRow {
   id: string;
@@ -44,11 +30,9 @@ interface MetaDbRow {
   deleted: number;
 }
 
-const parseList = (json: string | null): string[] => (json ? (JSON.parse(json) as string[]) : []);
-const toDoc = (row: DocRow): StoredDoc | null =>
-  row.body === null && row.meta === null
-    ? null
-    : { id: row.id, body: row.body, bodyCas: row.bodyCas, meta: row.meta, metaCas: row.metaCas };
+const parseList = (json: string | null): string[] => (json && json !== '[]' ? (JSON.parse(json) as string[]) : []);
+const toDoc = ([id, body, bodyCas, meta, metaCas]: DocTuple): StoredDoc | null =>
+  body === null && meta === null ? null : { id, body, bodyCas, meta, metaCas };
 
 export class SqliteCollection implements Collection {
   readonly name: string;
@@ -57,6 +41,8 @@ export class SqliteCollection implements Collection {
   readonly #t: CollectionTables;
   readonly #writer: SqliteCommitter;
   readonly #statements = new Map<string, Stmt>();
+  readonly #selectOne: Database.Statement<[string], DocTuple>;
+  readonly #selectMany: Database.Statement<[string], DocTuple>;
   readonly #countLive;
   readonly #readMutations;
   readonly #trimMutations;
@@ -66,8 +52,23 @@ export class SqliteCollection implements Collection {
     this.documentsTable = tables.documents;
     this.#db = db;
     this.#t = tables;
-    this.#writer = new SqliteCommitter(db, tables);
-    this.#countLive = db.prepare<[], number>(`SELECT count(*) FROM ${q(tables.meta)} WHERE deleted = 0`).pluck();
+    this.#writer = new SqliteCommitter(db, name, tables);
+    this.#countLive = db.prepare<[string], number>('SELECT live FROM live_counts WHERE collection = ?').pluck();
+    const [docs, meta] = [q(tables.documents), q(tables.meta)];
+    this.#selectOne = db
+      .prepare<[string], DocTuple>(
+        `WITH k(id) AS (VALUES (?))
+         SELECT k.id, d.body, d.cas, m.meta, m.cas FROM k LEFT JOIN ${docs} d ON d.id = k.id LEFT JOIN ${meta} m ON m.id = k.id`,
+      )
+      .raw();
+    // The ids travel as one JSON array, however many there are. SQLite decodes each to the same text as a bound
+    // string (lone surrogates included), so lookups and the ids returned match those of #selectOne.
+    this.#selectMany = db
+      .prepare<[string], DocTuple>(
+        `SELECT k.value, d.body, d.cas, m.meta, m.cas FROM json_each(?) k
+         LEFT JOIN ${docs} d ON d.id = k.value LEFT JOIN ${meta} m ON m.id = k.value`,
+      )
+      .raw();
     this.#readMutations = db.prepare<[number, number, number], MutationRecord>(
       `SELECT position, "partition" AS partition, doc_id AS id, cas, op FROM ${q(tables.mutations)}
        WHERE "partition" = ? AND position > ? ORDER BY position LIMIT ?`,
@@ -77,43 +78,28 @@ export class SqliteCollection implements Collection {
     );
   }
 
-  /** Statements whose SQL depends on the query shape, prepared on first use. */
-  #statement(sql: string): Stmt {
-    let stmt = this.#statements.get(sql);
+  /** Statements whose SQL depends on the query shape, prepared on first use; `raw` ones return arrays. */
+  #statement(sql: string, raw = false): Stmt {
+    const key = raw ? `raw:${sql}` : sql;
+    let stmt = this.#statements.get(key);
     if (!stmt) {
       stmt = this.#db.prepare(sql);
-      this.#statements.set(sql, stmt);
+      if (raw) stmt.raw();
+      this.#statements.set(key, stmt);
     }
     return stmt;
   }
 
-  #selectDocs(count: number): Stmt {
-    const keys = Array.from({ length: count }, () => '(?)').join(', ');
-    return this.#statement(
-      `WITH k(id) AS (VALUES ${keys})
-       SELECT k.id AS id, d.body AS body, d.cas AS bodyCas, m.meta AS meta, m.cas AS metaCas
-       FROM k LEFT JOIN ${q(this.#t.documents)} d ON d.id = k.id LEFT JOIN ${q(this.#t.meta)} m ON m.id = k.id`,
-    );
-  }
-
   async get(id: string): Promise<StoredDoc | null> {
-    const row = this.#selectDocs(1).get(id) as DocRow | undefined;
+    const row = this.#selectOne.get(id);
     return row ? toDoc(row) : null;
   }
 
   async getMany(ids: readonly string[]): Promise<Map<string, StoredDoc>> {
-    const unique = [...new Set(ids)];
     const found = new Map<string, StoredDoc>();
-    for (let i = 0; i < unique.length; i += GET_MANY_CHUNK) {
-      const chunk = unique.slice(i, i + GET_MANY_CHUNK);
-      // Pad to a power of two (repeating an id) so that only a few statement shapes get prepared.
-      const size = Math.min(GET_MANY_CHUNK, 2 ** Math.ceil(Math.log2(chunk.length)));
-      const last = chunk[chunk.length - 1] ?? '';
-      while (chunk.length < size) chunk.push(last);
-      for (const row of this.#selectDocs(size).all(...chunk) as DocRow[]) {
-        const doc = toDoc(row);
-        if (doc) found.set(doc.id, doc);
-      }
+    for (const row of this.#selectMany.all(JSON.stringify([...new Set(ids)]))) {
+      const doc = toDoc(row);
+      if (doc) found.set(doc.id, doc);
     }
     return found;
   }
@@ -153,7 +139,7 @@ export class SqliteCollection implements Collection {
   }
 
   async countLive(): Promise<number> {
-    return this.#countLive.get() ?? 0;
+    return this.#countLive.get(this.name) ?? 0;
   }
 
   async readChanges(query: ChangesQuery): Promise<ChangeRecord[]> {
@@ -170,18 +156,19 @@ export class SqliteCollection implements Collection {
       where.push(`c.seq IN (SELECT m.seq FROM ${q(this.#t.meta)} m WHERE m.id IN (SELECT value FROM json_each(?)))`);
       params.push(JSON.stringify(query.docIds));
     }
-    const sql = `SELECT c.seq, c.doc_id, c.rev, c.deleted, c.channels, c.removed FROM ${q(this.#t.changes)} c
-      WHERE ${where.join(' AND ')} ORDER BY c.seq LIMIT ?`;
+    const sql = query.withMeta
+      ? `SELECT c.seq, c.doc_id, c.rev, c.deleted, c.channels, c.removed, sm.meta FROM ${q(this.#t.changes)} c
+         LEFT JOIN ${q(this.#t.meta)} sm ON sm.id = c.doc_id
+         WHERE ${where.join(' AND ')} ORDER BY c.seq LIMIT ?`
+      : `SELECT c.seq, c.doc_id, c.rev, c.deleted, c.channels, c.removed FROM ${q(this.#t.changes)} c
+         WHERE ${where.join(' AND ')} ORDER BY c.seq LIMIT ?`;
     params.push(query.limit ?? -1);
-    const rows = this.#statement(sql).all(...params) as ChangeRow[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      id: r.doc_id,
-      rev: r.rev ?? '',
-      deleted: r.deleted === 1,
-      channels: parseList(r.channels),
-      removed: parseList(r.removed),
-    }));
+    const rows = this.#statement(sql, true).all(...params) as ChangeTuple[];
+    return rows.map(([seq, id, rev, deleted, channels, removed, meta]) => {
+      const record: ChangeRecord = { seq, id, rev: rev ?? '', deleted: deleted === 1, channels: parseList(channels), removed: parseList(removed) };
+      if (query.withMeta) record.meta = meta ?? null;
+      return record;
+    });
   }
 
   async readMutations(partition: number, after: number, limit: number): Promise<MutationRecord[]> {

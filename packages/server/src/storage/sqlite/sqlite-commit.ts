@@ -9,6 +9,8 @@ interface CasState {
   metaCas: Cas | null;
   /** Sequence of the document's current changes-log entry (null without metadata). */
   seq: number | null;
+  /** A metadata row exists and its winning revision is live. */
+  live: boolean;
 }
 
 interface Accepted {
@@ -19,18 +21,17 @@ interface Accepted {
   bodyStamp: number | null;
 }
 
-/** Ids per state-reading statement. */
-const STATE_CHUNK = 256;
-
 const CAS_MISMATCH: CommitResult = { ok: false, reason: 'cas_mismatch' };
+
+const listJson = (list: readonly string[]): string => (list.length === 0 ? '[]' : JSON.stringify(list));
+
+/** Position in the batch, documents-row cas, metadata cas, metadata seq, metadata deleted flag. */
+type StateRow = [number, Cas | null, Cas | null, number | null, number | null];
 
 /** The write path of a collection: commit (body + metadata + changes log) and purge, with statements prepared once. */
 export class SqliteCommitter {
-  readonly #db: Db;
-  readonly #docs: string;
-  readonly #meta: string;
-  /** State-reading statements by number of ids. */
-  readonly #stateStatements = new Map<number, Database.Statement<string[], [number, Cas | null, Cas | null, number | null]>>();
+  readonly #collection: string;
+  readonly #readStates: Database.Statement<[string], StateRow>;
   readonly #readCounters;
   readonly #writeCounters;
   readonly #bodyCas;
@@ -42,22 +43,29 @@ export class SqliteCommitter {
   readonly #deleteMeta;
   readonly #deleteChannelsOfSeq;
   readonly #deleteChangeAt;
-  readonly #metaSeq;
+  readonly #metaState;
+  readonly #addLive;
   readonly #insertChange;
   readonly #insertChannel;
   readonly #commitTx;
   readonly #purgeTx;
 
-  constructor(db: Db, t: CollectionTables) {
+  constructor(db: Db, collection: string, t: CollectionTables) {
     const [docs, meta, changes, channels] = [q(t.documents), q(t.meta), q(t.changes), q(t.changeChannels)];
-    this.#db = db;
-    this.#docs = docs;
-    this.#meta = meta;
+    this.#collection = collection;
     this.#readCounters = db.prepare<[], { seq: number; cas: Cas }>('SELECT seq, cas FROM counters');
     this.#writeCounters = db.prepare<[Cas, number]>('UPDATE counters SET cas = ?, seq = ?');
+    // One JSON array of ids, as in SqliteCollection.getMany.
+    this.#readStates = db
+      .prepare<[string], StateRow>(
+        `SELECT k.key, (SELECT cas FROM ${docs} WHERE id = k.value), m.cas, m.seq, m.deleted
+         FROM json_each(?) k LEFT JOIN ${meta} m ON m.id = k.value`,
+      )
+      .raw();
     this.#bodyCas = db.prepare<[string], Cas>(`SELECT cas FROM ${docs} WHERE id = ?`).pluck();
-    this.#insertBody = db.prepare<[string, string]>(`INSERT INTO ${docs} (id, body) VALUES (?, ?)`);
-    this.#updateBody = db.prepare<[string, string]>(`UPDATE ${docs} SET body = ? WHERE id = ?`);
+    // The cas given is the one the trigger stamps when nothing else moves the counter (see triggers.ts).
+    this.#insertBody = db.prepare<[string, string, Cas]>(`INSERT INTO ${docs} (id, body, cas) VALUES (?, ?, ?)`);
+    this.#updateBody = db.prepare<[string, Cas, string]>(`UPDATE ${docs} SET body = ?, cas = ? WHERE id = ?`);
     this.#deleteBody = db.prepare<[string]>(`DELETE FROM ${docs} WHERE id = ?`);
     this.#insertMeta = db.prepare<[string, string, Cas, number, number]>(
       `INSERT INTO ${meta} (id, meta, cas, seq, deleted) VALUES (?, ?, ?, ?, ?)`,
@@ -76,7 +84,8 @@ export class SqliteCommitter {
                          SELECT j.value FROM ${changes} c, json_each(c.removed) j WHERE c.seq = ?)`,
     );
     this.#deleteChangeAt = db.prepare<[number]>(`DELETE FROM ${changes} WHERE seq = ?`);
-    this.#metaSeq = db.prepare<[string], number>(`SELECT seq FROM ${meta} WHERE id = ?`).pluck();
+    this.#metaState = db.prepare<[string], { seq: number; deleted: number }>(`SELECT seq, deleted FROM ${meta} WHERE id = ?`);
+    this.#addLive = db.prepare<[number, string]>('UPDATE live_counts SET live = live + ? WHERE collection = ?');
     this.#insertChange = db.prepare<[number, string, string, number, string, string]>(
       `INSERT INTO ${changes} (seq, doc_id, rev, deleted, channels, removed) VALUES (?, ?, ?, ?, ?, ?)`,
     );
@@ -123,7 +132,7 @@ export class SqliteCommitter {
   #commitSegment(writes: readonly DocumentCommit[], results: CommitResult[]): void {
     const startCas = this.#counters().cas;
     const accepted: Accepted[] = [];
-    const states = this.#readStates(writes.map((w) => w.id));
+    const states = this.#states(writes.map((w) => w.id));
     let bodyWrites = 0;
     for (const [i, write] of writes.entries()) {
       const state = states[i];
@@ -134,9 +143,9 @@ export class SqliteCommitter {
       const { id, body } = write;
       let bodyStamp: number | null = null;
       if (typeof body === 'string') {
-        if (state.bodyCas === null) this.#insertBody.run(id, body);
-        else this.#updateBody.run(body, id);
         bodyStamp = ++bodyWrites;
+        if (state.bodyCas === null) this.#insertBody.run(id, body, startCas + bodyStamp);
+        else this.#updateBody.run(body, startCas + bodyStamp, id);
       } else if (body === null && state.bodyCas !== null) {
         this.#deleteBody.run(id);
       }
@@ -149,48 +158,27 @@ export class SqliteCommitter {
     // Normally each body write's trigger took exactly one cas value, in order. If anything else (e.g. an app's
     // own trigger) moved the counter, read the stamps back instead.
     const exact = cas - startCas === bodyWrites;
+    let liveDelta = 0;
     for (const { index, write, state, bodyStamp } of accepted) {
       let bodyCas = write.body === null ? null : state.bodyCas;
       if (bodyStamp !== null) bodyCas = exact ? startCas + bodyStamp : (this.#bodyCas.get(write.id) ?? null);
       seq += 1;
       cas += 1;
-      this.#writeMeta(write, seq, cas, state.seq);
+      const live = this.#writeMeta(write, seq, cas, state.seq);
+      liveDelta += Number(live) - Number(state.live);
       results[index] = { ok: true, seq, bodyCas, metaCas: cas };
     }
     this.#writeCounters.run(cas, seq);
+    if (liveDelta !== 0) this.#addLive.run(liveDelta, this.#collection);
   }
 
-  /** Current cas values of distinct ids, read in a few statements rather than one per id. */
-  #readStates(ids: readonly string[]): CasState[] {
+  /** Current state of distinct ids, in one statement. */
+  #states(ids: readonly string[]): CasState[] {
     const states: CasState[] = [];
-    for (let start = 0; start < ids.length; start += STATE_CHUNK) {
-      const chunk = ids.slice(start, start + STATE_CHUNK);
-      // Pad to a power of two (repeating an id) so that only a few statement shapes get prepared.
-      const size = 2 ** Math.ceil(Math.log2(chunk.length));
-      const last = chunk[chunk.length - 1] ?? '';
-      while (chunk.length < size) chunk.push(last);
-      for (const [i, bodyCas, metaCas, seq] of this.#stateStatement(size).all(...chunk)) {
-        states[start + i] = { bodyCas, metaCas, seq };
-      }
+    for (const [i, bodyCas, metaCas, seq, deleted] of this.#readStates.all(JSON.stringify(ids))) {
+      states[i] = { bodyCas, metaCas, seq, live: deleted === 0 };
     }
-    states.length = ids.length;
     return states;
-  }
-
-  #stateStatement(size: number): Database.Statement<string[], [number, Cas | null, Cas | null, number | null]> {
-    let stmt = this.#stateStatements.get(size);
-    if (!stmt) {
-      const keys = Array.from({ length: size }, (_, i) => `(${i}, ?)`).join(', ');
-      stmt = this.#db
-        .prepare<string[], [number, Cas | null, Cas | null, number | null]>(
-          `WITH k(i, id) AS (VALUES ${keys})
-           SELECT i, (SELECT cas FROM ${this.#docs} WHERE id = k.id), m.cas, m.seq
-           FROM k LEFT JOIN ${this.#meta} m ON m.id = k.id`,
-        )
-        .raw();
-      this.#stateStatements.set(size, stmt);
-    }
-    return stmt;
   }
 
   #counters(): { cas: Cas; seq: number } {
@@ -199,7 +187,8 @@ export class SqliteCommitter {
     return counters;
   }
 
-  #writeMeta(write: DocumentCommit, seq: number, metaCas: Cas, previousSeq: number | null): void {
+  /** Writes the metadata and changes-log rows; returns whether the document is now live. */
+  #writeMeta(write: DocumentCommit, seq: number, metaCas: Cas, previousSeq: number | null): boolean {
     const { id } = write;
     const payload = write.build(seq);
     const deleted = payload.deleted ? 1 : 0;
@@ -210,9 +199,10 @@ export class SqliteCommitter {
       this.#insertMeta.run(id, payload.meta, metaCas, seq, deleted);
     }
     const { rev, channels, removed } = payload.change;
-    this.#insertChange.run(seq, id, rev, payload.change.deleted ? 1 : 0, JSON.stringify(channels), JSON.stringify(removed));
+    this.#insertChange.run(seq, id, rev, payload.change.deleted ? 1 : 0, listJson(channels), listJson(removed));
     for (const channel of channels) this.#insertChannel.run(channel, seq);
     for (const channel of removed) this.#insertChannel.run(channel, seq);
+    return deleted === 0;
   }
 
   #deleteChangeOf(seq: number): number {
@@ -221,9 +211,10 @@ export class SqliteCommitter {
   }
 
   #purgeOne(id: string): boolean {
-    const seq = this.#metaSeq.get(id);
-    const changes = seq === undefined ? 0 : this.#deleteChangeOf(seq);
+    const state = this.#metaState.get(id);
+    const changes = state === undefined ? 0 : this.#deleteChangeOf(state.seq);
     const meta = this.#deleteMeta.run(id).changes;
+    if (meta > 0 && state?.deleted === 0) this.#addLive.run(-1, this.#collection);
     const body = this.#deleteBody.run(id).changes;
     return changes + meta + body > 0;
   }
