@@ -22,7 +22,7 @@ export async function compactAttachments(ctx: DbContext): Promise<number> {
   }
   let removed = 0;
   for (const digest of await ctx.bucket.listBlobDigests()) {
-    if (!referenced.has(digest)) {
+    if (!referenced.has(digest) && !ctx.blobPins.has(digest)) {
       await ctx.bucket.deleteBlob(digest);
       removed++;
     }

@@ -2,6 +2,7 @@ import type { Logger } from '../base/logger.ts';
 import type { DatabaseConfig } from '../config/schema.ts';
 import type { Bucket, Collection } from '../storage/bucket.ts';
 import type { ChangeNotifier } from './change-notifier.ts';
+import type { BlobPins } from './attachments/blob-pins.ts';
 
 /** What the database operations need: storage, configuration, logging and the change notifier. */
 export interface DbContext {
@@ -11,4 +12,5 @@ export interface DbContext {
   readonly collection: Collection;
   readonly log: Logger;
   readonly notifier: ChangeNotifier;
+  readonly blobPins: BlobPins;
 }

@@ -3,6 +3,7 @@ import { keyed } from '../base/logger.ts';
 import type { DatabaseConfig } from '../config/schema.ts';
 import type { Bucket, Collection } from '../storage/bucket.ts';
 import { ChangeNotifier } from './change-notifier.ts';
+import { BlobPins } from './attachments/blob-pins.ts';
 import type { DbContext } from './context.ts';
 
 export interface DatabaseInfo {
@@ -21,6 +22,7 @@ export interface DatabaseInfo {
 /** One served database: its bucket, its default collection and the shared state of its feeds. */
 export class Database implements DbContext, AsyncDisposable {
   readonly notifier = new ChangeNotifier();
+  readonly blobPins = new BlobPins();
   readonly log: Logger;
   readonly #startTime = Date.now() * 1000;
   #state: 'Online' | 'Offline' = 'Online';

@@ -13,6 +13,8 @@ export interface ResolveContext {
   maxSize: number;
   /** True when replicating (new_edits=false): the client's revpos is kept. */
   keepRevpos: boolean;
+  /** Called before a blob is checked or stored, so that compaction leaves it alone until the commit. */
+  pin: (digest: string) => void;
   hasBlob: (digest: string) => Promise<boolean>;
   putBlob: (digest: string, data: Uint8Array) => Promise<void>;
 }
@@ -42,6 +44,7 @@ async function resolveStub(name: string, att: Record<string, unknown>, ctx: Reso
   const digest = stringField(att, 'digest');
   const known = ctx.known(name, digest);
   if (known) return known;
+  if (digest !== undefined) ctx.pin(digest);
   if (digest !== undefined && (await ctx.hasBlob(digest))) {
     const length = intField(att, 'length');
     if (length === undefined) throw badRequest(`Attachment stub "${name}" has no length`);
@@ -69,6 +72,7 @@ async function resolveData(name: string, att: Record<string, unknown>, ctx: Reso
   if (data.length > ctx.maxSize) throw tooLarge(`Attachment "${name}" is larger than ${ctx.maxSize} bytes`);
   const digest = attachmentDigest(data);
   const known = ctx.known(name, digest);
+  ctx.pin(digest);
   if (!(await ctx.hasBlob(digest))) await ctx.putBlob(digest, data);
   const revpos = ctx.keepRevpos ? (intField(att, 'revpos') ?? ctx.generation) : (known?.revpos ?? ctx.generation);
   return {

@@ -16,7 +16,8 @@ export interface WriteOptions {
   follows?: ReadonlyMap<string, Buffer>;
 }
 
-export type Prepared = { kind: 'commit'; rev: string; commit: DocumentCommit } | { kind: 'noop'; rev: string };
+/** `pins`: attachment digests pinned for this write; the caller unpins them after the commit attempt. */
+export type Prepared = { kind: 'commit'; rev: string; commit: DocumentCommit; pins: string[] } | { kind: 'noop'; rev: string };
 
 /** Serialises the body once, for the size check and for storage. */
 function bodyJson(ctx: DbContext, incoming: IncomingDoc): string {
@@ -45,7 +46,7 @@ function parentForEdit(current: CurrentDoc, given: string | undefined): string |
   return given;
 }
 
-async function attachmentsFor(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, parent: string | null, generation: number, opts: WriteOptions) {
+async function attachmentsFor(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, parent: string | null, generation: number, opts: WriteOptions, pins: string[]) {
   if (incoming.attachments === undefined) return {};
   return resolveAttachments(incoming.attachments, {
     generation,
@@ -53,6 +54,10 @@ async function attachmentsFor(ctx: DbContext, current: CurrentDoc, incoming: Inc
     ...(opts.follows ? { follows: opts.follows } : {}),
     maxSize: ctx.config.max_attachment_size,
     keepRevpos: !opts.newEdits,
+    pin: (digest) => {
+      ctx.blobPins.pin(digest);
+      pins.push(digest);
+    },
     hasBlob: (digest) => ctx.bucket.hasBlob(digest),
     putBlob: (digest, data) => ctx.bucket.putBlob(digest, data),
   });
@@ -60,26 +65,36 @@ async function attachmentsFor(ctx: DbContext, current: CurrentDoc, incoming: Inc
 
 /** Works out the storage write for one incoming document against the document's current state. */
 export async function prepareWrite(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, opts: WriteOptions): Promise<Prepared> {
+  const pins: string[] = [];
+  try {
+    return await prepareWithPins(ctx, current, incoming, opts, pins);
+  } catch (err) {
+    ctx.blobPins.unpin(pins);
+    throw err;
+  }
+}
+
+async function prepareWithPins(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, opts: WriteOptions, pins: string[]): Promise<Prepared> {
   const json = bodyJson(ctx, incoming);
   const tree = current.meta?.tree ?? {};
   if (opts.newEdits) {
     const parent = parentForEdit(current, incoming.rev ?? opts.rev);
     const generation = parent ? generationOf(parent) + 1 : 1;
-    const attachments = await attachmentsFor(ctx, current, incoming, parent, generation, opts);
+    const attachments = await attachmentsFor(ctx, current, incoming, parent, generation, opts, pins);
     const atts = digestsForRevId(attachments);
     const rev = atts
       ? makeRevId({ parent, deleted: incoming.deleted, body: { ...incoming.body, _attachments: atts } })
       : makeRevIdFromJson({ parent, deleted: incoming.deleted, body: incoming.body }, json);
     if (tree[rev]) throw conflict();
     const next = { rev, tree: addRevision(tree, rev, parent, incoming.deleted), content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
-    return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit) };
+    return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit), pins };
   }
   const history = historyOf(incoming);
   const rev = history[0]!;
   if (tree[rev]) return { kind: 'noop', rev };
   const merged = addHistory(tree, history, incoming.deleted).tree;
   const parent = merged[rev]?.parent ?? null;
-  const attachments = await attachmentsFor(ctx, current, incoming, parent, generationOf(rev), opts);
+  const attachments = await attachmentsFor(ctx, current, incoming, parent, generationOf(rev), opts, pins);
   const next = { rev, tree: merged, content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
-  return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit) };
+  return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit), pins };
 }

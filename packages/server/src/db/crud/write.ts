@@ -19,7 +19,12 @@ export async function writeDocument(ctx: DbContext, incoming: IncomingDoc, opts:
     const current = toCurrent(incoming.id, await ctx.collection.get(incoming.id));
     const prepared = await prepareWrite(ctx, current, incoming, opts);
     if (prepared.kind === 'noop') return { id: incoming.id, rev: prepared.rev };
-    const result = await ctx.collection.commit(prepared.commit);
+    let result: CommitResult;
+    try {
+      result = await ctx.collection.commit(prepared.commit);
+    } finally {
+      ctx.blobPins.unpin(prepared.pins);
+    }
     if (result.ok) {
       ctx.notifier.announce(result.seq);
       ctx.log.debug({ id: incoming.id, rev: prepared.rev, seq: result.seq }, 'saved revision');
@@ -62,7 +67,12 @@ export async function writeDocuments(ctx: DbContext, docs: IncomingDoc[], opts: 
     }
   }
 
-  const committed: CommitResult[] = batch.length > 0 ? await ctx.collection.commitMany(batch.map((b) => b.prepared.commit)) : [];
+  let committed: CommitResult[] = [];
+  try {
+    if (batch.length > 0) committed = await ctx.collection.commitMany(batch.map((b) => b.prepared.commit));
+  } finally {
+    for (const { prepared } of batch) ctx.blobPins.unpin(prepared.pins);
+  }
   let maxSeq = 0;
   for (const [i, { index, prepared }] of batch.entries()) {
     const result = committed[i]!;
