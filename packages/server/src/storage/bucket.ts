@@ -43,6 +43,24 @@ export interface ChangeRecord {
 }
 
 /** What the gateway hands to commitDocument once the sequence is known. */
+/** One access grant made by a document's current revision: `access()` (kind channel) or `role()` (kind role). */
+export interface Grant {
+  /** A user name, or "role:NAME" for grants to a role. */
+  grantee: string;
+  kind: 'channel' | 'role';
+  /** The channel or role granted. */
+  item: string;
+}
+
+/** A grant as stored: which document made it, at which sequence, and when it was revoked (if it was). */
+export interface GrantRecord extends Grant {
+  docId: string;
+  /** Sequence of the commit that made the grant (kept while later revisions repeat it). */
+  seq: number;
+  /** Sequence of the commit that withdrew it, or null while it stands. */
+  revokedSeq: number | null;
+}
+
 export interface CommitPayload {
   /** JSON text of the sync metadata to store. */
   meta: string;
@@ -50,6 +68,11 @@ export interface CommitPayload {
   change: Omit<ChangeRecord, 'seq' | 'id'>;
   /** True when the winning revision is a tombstone (indexed for _all_docs and purging). */
   deleted: boolean;
+  /**
+   * The complete set of grants the document now makes; undefined leaves its grants as they are. Grants no
+   * longer in the set are marked revoked at this commit's sequence; grants already standing keep their sequence.
+   */
+  grants?: readonly Grant[];
 }
 
 export interface DocumentCommit {
@@ -161,6 +184,9 @@ export interface Collection {
 
   /** Changes-log entries with seq > since, ascending. One entry per document (its latest). */
   readChanges(query: ChangesQuery): Promise<ChangeRecord[]>;
+
+  /** Grant records (standing and revoked) whose grantee is one of these, ordered by grantee, kind, item. */
+  readGrants(grantees: readonly string[]): Promise<GrantRecord[]>;
 
   /** Mutation log of the documents table, one partition, positions > after, ascending. */
   readMutations(partition: number, after: number, limit: number): Promise<MutationRecord[]>;

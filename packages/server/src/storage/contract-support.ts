@@ -1,4 +1,4 @@
-import type { Bucket, Cas, Collection, CommitResult, DocumentCommit, MutationRecord } from './bucket.ts';
+import type { Bucket, Cas, Collection, CommitResult, DocumentCommit, Grant, MutationRecord } from './bucket.ts';
 
 /** Writes to a collection's documents table the way a server app does (plain SQL, own connection). */
 export interface DirectWriter {
@@ -26,6 +26,7 @@ export interface Revision {
   channels?: string[];
   removed?: string[];
   deleted?: boolean;
+  grants?: Grant[];
 }
 
 export interface CommitOptions extends Revision {
@@ -50,6 +51,7 @@ export function makeCommit(id: string, opts: CommitOptions): DocumentCommit & { 
         meta: JSON.stringify({ rev, seq }),
         deleted,
         change: { rev, deleted, channels: opts.channels ?? [], removed: opts.removed ?? [] },
+        ...(opts.grants ? { grants: opts.grants } : {}),
       };
     },
   };

@@ -3,6 +3,7 @@ import type { Bucket } from './bucket.ts';
 import { collectionContract, commitManyContract } from './contract-batch.ts';
 import { commitContract } from './contract-commit.ts';
 import { countContract } from './contract-counts.ts';
+import { grantsContract } from './contract-grants.ts';
 import { mutationContract } from './contract-mutations.ts';
 import { changesContract, scanContract } from './contract-queries.ts';
 import { blobContract, recordContract } from './contract-records.ts';
@@ -37,6 +38,7 @@ export function runBucketContract(
     scanContract(env);
     countContract(env);
     mutationContract(env);
+    grantsContract(env);
     collectionContract(env);
     blobContract(env);
     recordContract(env);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { DEFAULT_COLLECTION } from '../bucket.ts';
-import { BUCKET_DDL, collectionTables, countLiveDocuments, ensureCollectionTables, LIVE_COUNTS_DDL } from './schema.ts';
+import { BUCKET_DDL, collectionTables, countLiveDocuments, ensureCollectionTables, grantsDdl, LIVE_COUNTS_DDL } from './schema.ts';
 import { replaceTriggers } from './triggers.ts';
 
 type Db = Database.Database;
@@ -45,6 +45,13 @@ export const MIGRATIONS: readonly Migration[] = [
       const partitions = storedPartitions(db);
       const names = db.prepare<[], string>('SELECT name FROM collections').pluck().all();
       for (const name of names) replaceTriggers(db, collectionTables(name), partitions);
+    },
+  },
+  {
+    id: '20261124_0004_grants',
+    up(db) {
+      const names = db.prepare<[], string>('SELECT name FROM collections').pluck().all();
+      for (const name of names) db.exec(grantsDdl(collectionTables(name)));
     },
   },
 ];

@@ -12,6 +12,7 @@ export interface CollectionTables {
   changes: string;
   changeChannels: string;
   mutations: string;
+  grants: string;
 }
 
 const NAME_PART = /^[A-Za-z0-9_%-]{1,251}$/;
@@ -37,6 +38,7 @@ export function collectionTables(canonicalName: string): CollectionTables {
     changes: `changes${suffix}`,
     changeChannels: `change_channels${suffix}`,
     mutations: `mutations${suffix}`,
+    grants: `grants${suffix}`,
   };
 }
 
@@ -111,8 +113,24 @@ CREATE TABLE IF NOT EXISTS ${q(t.changeChannels)} (
   seq INTEGER NOT NULL,
   PRIMARY KEY (channel, seq)
 ) WITHOUT ROWID;
+${grantsDdl(t)}
 ${triggersDdl(t, partitions)}
 `;
+}
+
+/** Access grants made by documents, one row per (grantee, kind, item, document). */
+export function grantsDdl(t: CollectionTables): string {
+  return `
+CREATE TABLE IF NOT EXISTS ${q(t.grants)} (
+  grantee TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  item TEXT NOT NULL,
+  doc_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  revoked_seq INTEGER,
+  PRIMARY KEY (grantee, kind, item, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ${q(`${t.grants}_by_doc`)} ON ${q(t.grants)} (doc_id);`;
 }
 
 /** Create (if missing) and register the tables of a collection; rejects names whose tables would collide. */

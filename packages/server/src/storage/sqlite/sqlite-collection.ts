@@ -5,6 +5,7 @@ import type {
   Collection,
   CommitResult,
   DocumentCommit,
+  GrantRecord,
   MetaRow,
   MutationRecord,
   ScanQuery,
@@ -140,6 +141,10 @@ export class SqliteCollection implements Collection {
 
   async countLive(): Promise<number> {
     return this.#countLive.get(this.name) ?? 0;
+  }
+
+  async readGrants(grantees: readonly string[]): Promise<GrantRecord[]> {
+    return this.#writer.readGrants(grantees);
   }
 
   async readChanges(query: ChangesQuery): Promise<ChangeRecord[]> {

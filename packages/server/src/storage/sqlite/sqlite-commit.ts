@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { Cas, CommitResult, DocumentCommit } from '../bucket.ts';
+import type { Cas, CommitResult, DocumentCommit, GrantRecord } from '../bucket.ts';
+import { SqliteGrants } from './grants.ts';
 import { q, type CollectionTables } from './schema.ts';
 
 type Db = Database.Database;
@@ -31,6 +32,7 @@ type StateRow = [number, Cas | null, Cas | null, number | null, number | null];
 /** The write path of a collection: commit (body + metadata + changes log) and purge, with statements prepared once. */
 export class SqliteCommitter {
   readonly #collection: string;
+  readonly #grants: SqliteGrants;
   readonly #readStates: Database.Statement<[string], StateRow>;
   readonly #readCounters;
   readonly #writeCounters;
@@ -53,6 +55,7 @@ export class SqliteCommitter {
   constructor(db: Db, collection: string, t: CollectionTables) {
     const [docs, meta, changes, channels] = [q(t.documents), q(t.meta), q(t.changes), q(t.changeChannels)];
     this.#collection = collection;
+    this.#grants = new SqliteGrants(db, t);
     this.#readCounters = db.prepare<[], { seq: number; cas: Cas }>('SELECT seq, cas FROM counters');
     this.#writeCounters = db.prepare<[Cas, number]>('UPDATE counters SET cas = ?, seq = ?');
     // One JSON array of ids, as in SqliteCollection.getMany.
@@ -202,6 +205,7 @@ export class SqliteCommitter {
     this.#insertChange.run(seq, id, rev, payload.change.deleted ? 1 : 0, listJson(channels), listJson(removed));
     for (const channel of channels) this.#insertChannel.run(channel, seq);
     for (const channel of removed) this.#insertChannel.run(channel, seq);
+    if (payload.grants) this.#grants.replace(id, payload.grants, seq);
     return deleted === 0;
   }
 
@@ -210,7 +214,12 @@ export class SqliteCommitter {
     return this.#deleteChangeAt.run(seq).changes;
   }
 
+  readGrants(grantees: readonly string[]): GrantRecord[] {
+    return this.#grants.read(grantees);
+  }
+
   #purgeOne(id: string): boolean {
+    this.#grants.purge(id);
     const state = this.#metaState.get(id);
     const changes = state === undefined ? 0 : this.#deleteChangeOf(state.seq);
     const meta = this.#deleteMeta.run(id).changes;
