@@ -1,4 +1,5 @@
 import { badRequest } from '../base/errors.ts';
+import { isValidChannelName } from '../channels/channel-names.ts';
 
 /**
  * Validation of user and role names, channel names and the REST bodies of
@@ -8,10 +9,7 @@ import { badRequest } from '../base/errors.ts';
 /** The special user standing for unauthenticated requests. Exists implicitly, disabled until configured. */
 export const GUEST_USERNAME = 'GUEST';
 
-/** Channel every user can read (documents routed to it are public). */
-export const PUBLIC_CHANNEL = '!';
-/** Channel wildcard: a principal granted `*` can read every channel. */
-export const STAR_CHANNEL = '*';
+export { isValidChannelName, PUBLIC_CHANNEL, STAR_CHANNEL } from '../channels/channel-names.ts';
 
 export const MIN_PASSWORD_LENGTH = 3;
 
@@ -26,12 +24,6 @@ export function isValidPrincipalName(name: string): boolean {
   return /[\p{L}\p{N}]/u.test(name);
 }
 
-const CHANNEL_RE = /^(?:[-+=/_.@\p{L}\p{Nd}]+|\*|!)$/u;
-
-/** Letters and digits (any script) and `-+=/_.@`; `*` and `!` only as the whole name. */
-export function isValidChannelName(name: string): boolean {
-  return CHANNEL_RE.test(name);
-}
 
 // Sync Gateway's email rule (ASCII word characters).
 const EMAIL_RE = /^[-+.\w]+@\w[-.\w]+$/;
