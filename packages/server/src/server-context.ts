@@ -5,7 +5,9 @@ import { checkDatabaseName, ConfigError, parseDatabaseConfig } from './config/lo
 import type { DatabaseConfig, ServerConfig } from './config/schema.ts';
 import { Database } from './db/database.ts';
 import { openBucket } from './storage/open.ts';
-import { badRequest } from './base/errors.ts';
+import { badRequest, isSynclineError } from './base/errors.ts';
+import type { AuthStoreOptions } from './auth/auth-store.ts';
+import { SyncFunctionError } from './channels/index.ts';
 
 export const VERSION = '0.1.0';
 
@@ -22,6 +24,8 @@ export class ServerContext implements AsyncDisposable {
     readonly config: ServerConfig,
     readonly logger: Logger,
     readonly baseDir: string,
+    /** Tests lower the password KDF cost here. */
+    readonly authOptions: AuthStoreOptions = {},
   ) {
     this.#log = keyed(logger, 'Config');
   }
@@ -32,6 +36,7 @@ export class ServerContext implements AsyncDisposable {
       try {
         await this.#open(name, dbConfig);
       } catch (err) {
+        if (err instanceof ConfigError) throw err;
         throw new ConfigError(`databases.${name}.server`, err instanceof Error ? err.message : String(err));
       }
     }
@@ -39,7 +44,18 @@ export class ServerContext implements AsyncDisposable {
 
   async #open(name: string, config: DatabaseConfig): Promise<Database> {
     const bucket = await openBucket(config.server!, { baseDir: this.baseDir });
-    const db = await Database.open(name, config, bucket, this.logger, this.uuid);
+    let db: Database;
+    try {
+      db = await Database.open(name, config, bucket, this.logger, this.uuid, this.authOptions);
+    } catch (err) {
+      await bucket.close();
+      if (err instanceof SyncFunctionError) {
+        const where = err.line === undefined ? '' : ` (line ${err.line})`;
+        throw new ConfigError(`databases.${name}.sync`, `${err.message}${where}`);
+      }
+      if (isSynclineError(err) && err.status === 400) throw new ConfigError(`databases.${name}`, err.reason);
+      throw err;
+    }
     this.#databases.set(name, db);
     this.#log.info({ db: name, server: config.server }, 'database online');
     return db;

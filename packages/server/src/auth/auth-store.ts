@@ -148,6 +148,19 @@ export class AuthStore {
     return new Map(roles.filter((r) => r !== null).map((r) => [r.name, r]));
   }
 
+  /** Role records among `names`, deleted ones (tombstones with deleted_seq) included: for access history. */
+  async getRoleRecords(names: Iterable<string>): Promise<Map<string, RoleRecord>> {
+    const unique = [...new Set(names)].filter(isValidPrincipalName);
+    const stored = await Promise.all(unique.map((n) => this.#bucket.getRecord(roleKey(n))));
+    const out = new Map<string, RoleRecord>();
+    for (const record of stored) {
+      if (!record) continue;
+      const role = decodeRole(record.key, record.value);
+      out.set(role.name, role);
+    }
+    return out;
+  }
+
   async putRole(name: string, body: unknown, seq = 0): Promise<PutResult> {
     validateRoleName(name);
     const update = parseRoleBody(name, body);

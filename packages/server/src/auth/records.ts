@@ -16,10 +16,20 @@ export const roleKey = (name: string): string => ROLE_PREFIX + name;
 /** Name → sequence since which it has been granted. */
 export type SinceMap = Readonly<Record<string, number>>;
 
+/**
+ * Name → [sequence granted, sequence revoked] of the latest grant that was withdrawn (and not granted again).
+ * Kept so that change feeds can tell a client which documents it lost access to.
+ */
+export type RevokedMap = Readonly<Record<string, readonly [number, number]>>;
+
 export interface RoleRecord {
   name: string;
   /** Explicit (admin) channels of the role, each with the sequence at which it was granted. */
   admin_channels: SinceMap;
+  /** admin_channels withdrawn from the role. */
+  revoked_channels?: RevokedMap;
+  /** Set when the role was deleted (a tombstone kept for revocation history): the deleting sequence. */
+  deleted_seq?: number;
 }
 
 export interface UserRecord {
@@ -30,6 +40,10 @@ export interface UserRecord {
   password_hash?: string;
   admin_channels: SinceMap;
   admin_roles: SinceMap;
+  /** admin_channels withdrawn from the user. */
+  revoked_channels?: RevokedMap;
+  /** admin_roles withdrawn from the user. */
+  revoked_roles?: RevokedMap;
   /**
    * Random token copied into every session; replaced when the password changes or the user is disabled, which
    * invalidates the existing sessions. A deleted and re-created user gets a fresh one.

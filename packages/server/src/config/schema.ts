@@ -2,6 +2,21 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const MB = 1024 * 1024;
 
+const names = (description: string) => Type.Optional(Type.Array(Type.String(), { description }));
+
+export const UserConfigSchema = Type.Object(
+  {
+    password: Type.Optional(Type.String({ description: 'Plain-text password; stored only as a scrypt hash.' })),
+    admin_channels: names('Channels the user can read.'),
+    admin_roles: names('Roles the user has.'),
+    email: Type.Optional(Type.String()),
+    disabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const RoleConfigSchema = Type.Object({ admin_channels: names('Channels the role grants.') }, { additionalProperties: false });
+
 export const DatabaseConfigSchema = Type.Object(
   {
     server: Type.Optional(
@@ -25,6 +40,25 @@ export const DatabaseConfigSchema = Type.Object(
       minimum: 1,
       description: 'Largest accepted attachment, in bytes (413 above it).',
     }),
+    sync: Type.Optional(
+      Type.String({
+        description:
+          'Sync function: JavaScript `function (doc, oldDoc, meta) {...}` routing documents to channels and granting access. Default: `function (doc) { channel(doc.channels); }`.',
+      }),
+    ),
+    javascript_timeout_secs: Type.Number({
+      default: 1,
+      exclusiveMinimum: 0,
+      maximum: 3600,
+      description: 'Time limit of one sync-function call, in seconds; a write that exceeds it fails with 500.',
+    }),
+    users: Type.Optional(
+      Type.Record(Type.String(), UserConfigSchema, {
+        description: 'Users created or updated at startup, by name. "GUEST" configures unauthenticated access (disabled by default).',
+      }),
+    ),
+    roles: Type.Optional(Type.Record(Type.String(), RoleConfigSchema, { description: 'Roles created or updated at startup, by name.' })),
+    allow_empty_password: Type.Boolean({ default: false, description: 'Allow users without a password (they log in with an empty one).' }),
   },
   { additionalProperties: false },
 );

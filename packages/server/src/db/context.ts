@@ -3,6 +3,8 @@ import type { DatabaseConfig } from '../config/schema.ts';
 import type { Bucket, Collection } from '../storage/bucket.ts';
 import type { ChangeNotifier } from './change-notifier.ts';
 import type { BlobPins } from './attachments/blob-pins.ts';
+import type { AuthStore } from '../auth/auth-store.ts';
+import type { SyncFunction } from '../channels/index.ts';
 
 /** What the database operations need: storage, configuration, logging and the change notifier. */
 export interface DbContext {
@@ -13,4 +15,8 @@ export interface DbContext {
   readonly log: Logger;
   readonly notifier: ChangeNotifier;
   readonly blobPins: BlobPins;
+  /** Users, roles and sessions of this database. */
+  readonly auth: AuthStore;
+  /** Compiled once per configuration. */
+  readonly syncFunction: SyncFunction;
 }

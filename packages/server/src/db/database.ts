@@ -5,6 +5,8 @@ import type { Bucket, Collection } from '../storage/bucket.ts';
 import { ChangeNotifier } from './change-notifier.ts';
 import { BlobPins } from './attachments/blob-pins.ts';
 import type { DbContext } from './context.ts';
+import { AuthStore, type AuthStoreOptions } from '../auth/auth-store.ts';
+import { DEFAULT_SYNC_FUNCTION, SyncFunction } from '../channels/index.ts';
 
 export interface DatabaseInfo {
   db_name: string;
@@ -24,6 +26,8 @@ export class Database implements DbContext, AsyncDisposable {
   readonly notifier = new ChangeNotifier();
   readonly blobPins = new BlobPins();
   readonly log: Logger;
+  readonly auth: AuthStore;
+  readonly syncFunction: SyncFunction;
   readonly #startTime = Date.now() * 1000;
   #state: 'Online' | 'Offline' = 'Online';
 
@@ -34,15 +38,41 @@ export class Database implements DbContext, AsyncDisposable {
     readonly collection: Collection,
     logger: Logger,
     readonly serverUuid: string,
+    syncFunction: SyncFunction,
+    authOptions: AuthStoreOptions,
   ) {
     this.log = keyed(logger, 'CRUD', { db: name });
+    this.syncFunction = syncFunction;
+    this.auth = new AuthStore(bucket, logger, { allowEmptyPassword: config.allow_empty_password, ...authOptions });
   }
 
-  static async open(name: string, config: DatabaseConfig, bucket: Bucket, logger: Logger, serverUuid: string): Promise<Database> {
-    const collection = await bucket.collection();
-    const db = new Database(name, config, bucket, collection, logger, serverUuid);
-    db.notifier.announce(await bucket.lastSequence());
-    return db;
+  /**
+   * Opens a database: compiles its sync function (throws SyncFunctionError, naming the line, when it does not
+   * compile) and creates or updates the users and roles its config declares.
+   */
+  static async open(
+    name: string,
+    config: DatabaseConfig,
+    bucket: Bucket,
+    logger: Logger,
+    serverUuid: string,
+    authOptions: AuthStoreOptions = {},
+  ): Promise<Database> {
+    const syncFunction = SyncFunction.compile(config.sync ?? DEFAULT_SYNC_FUNCTION, {
+      dbName: name,
+      timeoutMs: Math.round(config.javascript_timeout_secs * 1000),
+    });
+    try {
+      const collection = await bucket.collection();
+      const db = new Database(name, config, bucket, collection, logger, serverUuid, syncFunction, authOptions);
+      db.notifier.announce(await bucket.lastSequence());
+      await db.auth.applyConfigPrincipals({ ...(config.users ? { users: config.users } : {}), ...(config.roles ? { roles: config.roles } : {}) });
+      db.notifier.announce(await bucket.lastSequence());
+      return db;
+    } catch (err) {
+      syncFunction.dispose();
+      throw err;
+    }
   }
 
   get state(): 'Online' | 'Offline' {
@@ -67,6 +97,7 @@ export class Database implements DbContext, AsyncDisposable {
 
   async close(): Promise<void> {
     this.#state = 'Offline';
+    this.syncFunction.dispose();
     await this.bucket.close();
   }
 

@@ -28,11 +28,11 @@ function splitUrl(url: string): { segments: string[]; query: URLSearchParams } {
   return { segments, query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)) };
 }
 
-async function route(base: Omit<RequestContext, 'params' | 'query' | 'db'>, url: string): Promise<Reply> {
+async function route(base: Omit<RequestContext, 'params' | 'query' | 'db' | 'user'>, url: string): Promise<Reply> {
   const method = base.req.method ?? 'GET';
   if (!METHODS.has(method)) throw methodNotAllowed();
   const { segments, query } = splitUrl(url);
-  const ctx: RequestContext = { ...base, params: {}, query: new Query(query), db: undefined };
+  const ctx: RequestContext = { ...base, params: {}, query: new Query(query), db: undefined, user: null };
   const [first, ...rest] = segments;
   if (first === undefined) {
     if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();

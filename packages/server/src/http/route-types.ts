@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Database } from '../db/database.ts';
+import type { UserAccess } from '../db/access/user-access.ts';
 import type { Query } from './query.ts';
 import type { ServerContext } from '../server-context.ts';
 
@@ -18,6 +19,11 @@ export interface RequestContext {
   db: Database | undefined;
   /** Aborts when the client goes away. */
   signal: AbortSignal;
+  /**
+   * Who the request acts for, on routes under /{db}/: the authenticated user (or GUEST) on the public API,
+   * null on the admin API (no access control).
+   */
+  user: UserAccess | null;
 }
 
 export type Reply =

@@ -219,6 +219,12 @@ export interface Bucket extends AsyncDisposable {
    */
   setRecord(key: string, value: string, opts?: RecordWriteOptions): Promise<StoredRecord | null>;
   deleteRecord(key: string, opts?: { expectedVersion?: number }): Promise<boolean>;
+  /**
+   * Compare-and-set of a record whose value depends on a freshly allocated gateway sequence (users and roles,
+   * whose grants are stamped with it). The sequence is taken in the same transaction as the write, so a reader
+   * that sees the sequence as committed also sees the record. Null on a version mismatch (0 = must not exist).
+   */
+  setRecordAtSequence(key: string, expectedVersion: number, build: (seq: number) => string): Promise<{ record: StoredRecord; seq: number } | null>;
   /** Records whose key starts with prefix, ordered by key. */
   listRecords(prefix: string): Promise<StoredRecord[]>;
 

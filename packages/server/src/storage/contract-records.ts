@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sleep, type ContractEnv } from './contract-support.ts';
+import { save, sleep, type ContractEnv } from './contract-support.ts';
 
 export function blobContract(env: ContractEnv): void {
   describe('blobs', () => {
@@ -94,6 +94,21 @@ export function recordContract(env: ContractEnv): void {
       expect(replaced?.expiresAt).toBeNull();
       // The stale holder's version must not match the new record.
       expect(await env.bucket.setRecord('lease2', 'owner-1', { expectedVersion: 1 })).toBeNull();
+    });
+  
+    it('writes a record stamped with a fresh sequence, in order with document commits', async () => {
+      const before = await env.bucket.lastSequence();
+      const first = await env.bucket.setRecordAtSequence('_sync:user:a', 0, (seq) => JSON.stringify({ seq }));
+      expect(first?.seq).toBe(before + 1);
+      expect(first?.record.value).toBe(JSON.stringify({ seq: before + 1 }));
+      expect(await env.bucket.lastSequence()).toBe(before + 1);
+      const coll = await env.bucket.collection();
+      const saved = await save(coll, 'after-user');
+      expect(saved.seq).toBe(before + 2);
+      expect(await env.bucket.setRecordAtSequence('_sync:user:a', 0, () => 'x')).toBeNull();
+      expect(await env.bucket.lastSequence()).toBe(before + 2);
+      const second = await env.bucket.setRecordAtSequence('_sync:user:a', 1, (seq) => String(seq));
+      expect(second).toEqual({ record: { key: '_sync:user:a', value: String(before + 3), version: 2, expiresAt: null }, seq: before + 3 });
     });
   });
 }

@@ -43,6 +43,7 @@ export class SqliteRecords {
   readonly #setTx;
   readonly #deleteTx;
   readonly #db: Db;
+  readonly #sequencedTx;
 
   constructor(db: Db) {
     this.#db = db;
@@ -73,6 +74,19 @@ export class SqliteRecords {
         return { key, value, version, expiresAt };
       },
     );
+    const nextSeq = db.prepare<[], number>('UPDATE counters SET seq = seq + 1 RETURNING seq').pluck();
+    this.#sequencedTx = db.transaction((key: string, expectedVersion: number, build: (seq: number) => string) => {
+      const now = Date.now();
+      const row = this.#select.get(key);
+      const current = isLive(row, now) ? row.version : 0;
+      if (expectedVersion !== current) return null;
+      const seq = nextSeq.get();
+      if (seq === undefined) throw new Error('counters row is missing');
+      const value = build(seq);
+      const version = (row?.version ?? 0) + 1;
+      this.#upsert.run(key, value, version, null);
+      return { record: { key, value, version, expiresAt: null }, seq };
+    });
     this.#deleteTx = db.transaction((key: string, expectedVersion: number | undefined) => {
       const row = this.#select.get(key);
       if (!isLive(row, Date.now())) {
@@ -99,6 +113,10 @@ export class SqliteRecords {
     } finally {
       this.#db.pragma('synchronous = FULL');
     }
+  }
+
+  setAtSequence(key: string, expectedVersion: number, build: (seq: number) => string): { record: StoredRecord; seq: number } | null {
+    return this.#sequencedTx.immediate(key, expectedVersion, build);
   }
 
   delete(key: string, opts: { expectedVersion?: number } = {}): boolean {

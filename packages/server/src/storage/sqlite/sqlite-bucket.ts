@@ -79,6 +79,10 @@ class SqliteBucket implements Bucket {
     return this.#records.set(key, value, opts);
   }
 
+  async setRecordAtSequence(key: string, expectedVersion: number, build: (seq: number) => string): Promise<{ record: StoredRecord; seq: number } | null> {
+    return this.#records.setAtSequence(key, expectedVersion, build);
+  }
+
   async deleteRecord(key: string, opts?: { expectedVersion?: number }): Promise<boolean> {
     return this.#records.delete(key, opts);
   }
