@@ -1,5 +1,7 @@
 import { isSynclineError } from '../base/errors.ts';
 import type { DbContext } from './context.ts';
+import { requireReadable } from './access/doc-access.ts';
+import type { UserAccess } from './access/user-access.ts';
 import { toCurrent } from './crud/current.ts';
 import { formatRevision, requireRevision, type FormattedRevision, type ReadOptions } from './crud/read.ts';
 
@@ -17,13 +19,14 @@ export interface BulkGetResult {
 }
 
 /** `_bulk_get`: many revisions in one round trip, each one found or an error entry (never a failed request). */
-export async function bulkGet(ctx: DbContext, requests: readonly BulkGetRequest[], opts: ReadOptions): Promise<BulkGetResult[]> {
+export async function bulkGet(ctx: DbContext, requests: readonly BulkGetRequest[], opts: ReadOptions, user: UserAccess | null = null): Promise<BulkGetResult[]> {
   const stored = await ctx.collection.getMany([...new Set(requests.map((r) => r.id))]);
   const results: BulkGetResult[] = [];
   for (const req of requests) {
     const current = toCurrent(req.id, stored.get(req.id));
     try {
       const { rev, content } = requireRevision(current, req.rev);
+      requireReadable(user, current.meta!, rev);
       const formatted = await formatRevision(ctx, current, rev, content, { ...opts, ...(req.attsSince ? { attsSince: req.attsSince } : {}) });
       results.push({ id: req.id, docs: [{ ok: formatted }] });
     } catch (err) {

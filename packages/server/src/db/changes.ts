@@ -4,9 +4,14 @@ import type { DbContext } from './context.ts';
 import { revisionContent, toCurrent } from './crud/current.ts';
 import { parseMeta } from './doc-meta.ts';
 import { formatRevision } from './crud/read.ts';
+import { loadUserAccess } from './access/user-access.ts';
+import { formatPosition, plain, FINAL, type FeedPosition } from './feed-position.ts';
+import { readUserFeed, type FeedItem } from './user-changes.ts';
 
 export interface ChangesOptions {
-  since: number;
+  since: FeedPosition;
+  /** `filter=sync_gateway/bychannel`: only documents in these channels. */
+  channels?: readonly string[];
   limit?: number;
   includeDocs?: boolean;
   /** "all_docs" lists every leaf revision, "main_only" only the winner. */
@@ -17,17 +22,19 @@ export interface ChangesOptions {
 }
 
 export interface ChangeEntry {
-  seq: number;
+  seq: number | string;
   id: string;
   changes: Array<{ rev: string }>;
   deleted?: true;
+  /** Channels the document left that the user could read it through: the client should purge it. */
+  removed?: string[];
   doc?: Record<string, unknown>;
 }
 
 export interface ChangesBatch {
   results: ChangeEntry[];
-  /** Highest sequence examined: a client resuming from it misses nothing. */
-  lastSeq: number;
+  /** Where a client resumes without missing anything. */
+  last: FeedPosition;
 }
 
 const PAGE = 500;
@@ -61,27 +68,80 @@ async function toEntries(ctx: DbContext, records: ChangeRecord[], opts: ChangesO
 }
 
 /**
- * One pass over the changes log from `since`: up to `limit` entries, in sequence order. A pass that reaches the
- * end of the log reports the latest committed sequence as `lastSeq`, even when filtered or purged entries end it.
+ * One pass over the changes log from `since` for the given user (null: the admin, who sees everything): up to
+ * `limit` entries in feed order. A pass that reaches the end reports the latest committed sequence as `last`,
+ * even when filtered or purged entries end it.
  */
-export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions): Promise<ChangesBatch> {
+export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions, userName: string | null = null): Promise<ChangesBatch> {
+  if (userName === null) return readAdminBatch(ctx, opts);
+  // The committed sequence is read before the access: a grant committed later is then beyond `last`, so the
+  // next pass still sees it as new and backfills its channels.
   const committed = ctx.notifier.latest;
+  const access = await loadUserAccess(ctx, userName);
+  if (!access || access.user.disabled) return { results: [], last: plain(committed) };
   const results: ChangeEntry[] = [];
-  let lastSeq = opts.since;
+  let since = opts.since;
   const limit = opts.limit ?? Infinity;
   for (;;) {
     const want = Math.min(PAGE, limit - results.length);
-    if (want <= 0) return { results, lastSeq };
+    const page = await readUserFeed(ctx, access, {
+      since,
+      upTo: Math.max(committed, since.seq === FINAL ? since.trigger : 0),
+      limit: want,
+      ...(opts.channels ? { channels: opts.channels } : {}),
+      ...(opts.docIds ? { docIds: opts.docIds } : {}),
+      withMeta: metaOnly(opts),
+    });
+    const docs = page.items.filter((i) => i.kind === 'doc');
+    const entries = await toEntries(ctx, docs.map((i) => ({ ...i.record, seq: 0 })), opts);
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    for (const item of page.items) {
+      const entry = item.kind === 'doc' ? byId.get(item.record.id) : removalEntry(item, opts);
+      if (entry) results.push({ ...entry, seq: formatPosition(item.position) });
+    }
+    since = page.last;
+    if (page.items.length < want || results.length >= limit) return { results, last: since };
+  }
+}
+
+function removalEntry(item: FeedItem, opts: ChangesOptions): ChangeEntry | null {
+  const { record } = item;
+  if (opts.activeOnly) return null;
+  const entry: ChangeEntry = { seq: record.seq, id: record.id, changes: [{ rev: record.rev }], removed: item.removedFrom };
+  if (record.deleted) entry.deleted = true;
+  if (opts.includeDocs) entry.doc = { _id: record.id, _rev: record.rev, _removed: true };
+  return entry;
+}
+
+async function readAdminBatch(ctx: DbContext, opts: ChangesOptions): Promise<ChangesBatch> {
+  const committed = ctx.notifier.latest;
+  const results: ChangeEntry[] = [];
+  // A compound position (from a user feed) has not passed its trigger sequence itself.
+  let lastSeq = opts.since.seq === FINAL ? opts.since.trigger : opts.since.trigger - 1;
+  const limit = opts.limit ?? Infinity;
+  for (;;) {
+    const want = Math.min(PAGE, limit - results.length);
+    if (want <= 0) return { results, last: plain(lastSeq) };
     const records = await ctx.collection.readChanges({
       since: lastSeq,
       limit: want,
+      ...(opts.channels ? { channels: opts.channels } : {}),
       ...(opts.docIds ? { docIds: opts.docIds } : {}),
       ...(metaOnly(opts) ? { withMeta: true } : {}),
     });
     if (records.length > 0) {
       lastSeq = records[records.length - 1]!.seq;
-      results.push(...(await toEntries(ctx, records, opts)));
+      const filter = opts.channels ? new Set(opts.channels) : null;
+      const left = (r: ChangeRecord): boolean => filter !== null && !r.channels.some((c) => filter.has(c));
+      const entries = await toEntries(ctx, records.filter((r) => !left(r)), opts);
+      const byId = new Map(entries.map((e) => [e.id, e]));
+      for (const record of records) {
+        const entry = left(record)
+          ? removalEntry({ position: plain(record.seq), record, kind: 'removed', removedFrom: record.removed.filter((c) => filter!.has(c)) }, opts)
+          : byId.get(record.id);
+        if (entry) results.push(entry);
+      }
     }
-    if (records.length < want) return { results, lastSeq: Math.max(lastSeq, committed) };
+    if (records.length < want) return { results, last: plain(Math.max(lastSeq, committed)) };
   }
 }
