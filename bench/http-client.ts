@@ -9,13 +9,17 @@ export interface HttpResponse {
 export class HttpClient {
   readonly baseUrl: string;
   readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  readonly #headers: Record<string, string>;
 
-  constructor(baseUrl: string) {
+  /** `basicAuth` sends `Authorization: Basic` with every request. */
+  constructor(baseUrl: string, options: { basicAuth?: { name: string; password: string } } = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
+    const auth = options.basicAuth;
+    this.#headers = auth ? { authorization: `Basic ${Buffer.from(`${auth.name}:${auth.password}`).toString('base64')}` } : {};
   }
 
   request(method: string, path: string, body?: string): Promise<HttpResponse> {
-    const headers: Record<string, string | number> = { accept: 'application/json' };
+    const headers: Record<string, string | number> = { accept: 'application/json', ...this.#headers };
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(body);

@@ -26,7 +26,7 @@ interface Summary {
   max: number;
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
@@ -92,7 +92,8 @@ function verdict(r: number | undefined, goal: Goal): string {
   return r >= goal.min ? 'PASS' : 'MISS';
 }
 
-function table(rows: string[][]): string[] {
+/** Rows of cells as aligned columns: the first left-aligned, the others right-aligned. */
+export function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   '));
 }

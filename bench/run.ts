@@ -14,8 +14,9 @@ import { startPouchdbServer } from './targets/pouchdb-server.ts';
 import { sqliteVersion } from './targets/raw-sqlite.ts';
 import { startSyncline } from './targets/syncline.ts';
 import type { HttpTarget } from './targets/types.ts';
+import { accessControlSection } from './workloads/access-control.ts';
 import { bulkDocsWorkload } from './workloads/bulk-docs.ts';
-import type { Log, Measurement, Workload } from './workloads/common.ts';
+import type { Log, Measurement, SynclineSection, Workload } from './workloads/common.ts';
 import { pullReplicationWorkload } from './workloads/pull-replication.ts';
 import { pushReplicationWorkload } from './workloads/push-replication.ts';
 import { singlePutWorkload } from './workloads/single-put.ts';
@@ -25,20 +26,21 @@ const HTTP_TARGETS: ReadonlyArray<{
   id: Exclude<TargetId, 'sqlite'>;
   start: (tmpRoot: string, settings: Settings) => Promise<HttpTarget>;
 }> = [
-  { id: 'syncline', start: (tmp, s) => startSyncline(tmp, s.synclineUrl) },
+  { id: 'syncline', start: (tmp, s) => startSyncline(tmp, s.synclineUrl, s.synclineAdminUrl) },
   { id: 'pouchdb', start: (tmp, s) => startPouchdbServer(tmp, s.pouchdbUrl) },
 ];
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const n = (x: number): string => x.toLocaleString('en-US');
 
-function printHeader(settings: Settings, workloads: readonly Workload[]): void {
+function printHeader(settings: Settings, workloads: readonly Workload[], sections: readonly SynclineSection[]): void {
   const cpus = os.cpus();
   const sample = makeDocs(settings.seed, 200);
   console.log('Syncline benchmark (loopback only)');
   console.log(`  Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.arch()}, SQLite ${sqliteVersion()}`);
   console.log(`  Documents: ~${n(averageSize(sample))} bytes of JSON each (seeded generator, seed ${settings.seed}), BENCH_SCALE=${settings.scale}, BENCH_ROUNDS=${settings.rounds}`);
   for (const w of workloads) console.log(`    ${w.name}: ${n(w.docCount)} docs`);
+  for (const section of sections) for (const line of section.summary) console.log(`    ${line}`);
   console.log(`  Targets: ${GOALS_SUMMARY}`);
   if (settings.synclineUrl) console.log(`  NOTE: "Syncline" is the external server at ${settings.synclineUrl} (BENCH_SYNCLINE_URL)`);
   if (settings.pouchdbUrl) console.log(`  NOTE: "PouchDB Server" is the external server at ${settings.pouchdbUrl} (BENCH_POUCHDB_URL)`);
@@ -49,6 +51,8 @@ interface Runner {
   id: TargetId;
   log: Log;
   run(workload: Workload): Promise<Measurement> | undefined;
+  /** Syncline-only sections; undefined on the other targets. */
+  runSection?(section: SynclineSection): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -72,6 +76,7 @@ async function startHttpRunner(entry: (typeof HTTP_TARGETS)[number], settings: S
     id: entry.id,
     log,
     run: (w) => w.runHttp(target, log),
+    ...(entry.id === 'syncline' ? { runSection: (section: SynclineSection) => section.run(target, log) } : {}),
     async stop() {
       await target.stop();
       log('stopped');
@@ -94,7 +99,13 @@ function rawSqliteRunner(tmpRoot: string): Runner {
  * Targets run each workload back to back, so load from elsewhere on the
  * machine hits them alike; the HTTP targets take turns going first.
  */
-async function runWorkloads(runners: readonly Runner[], workloads: readonly Workload[], rounds: number, results: Results): Promise<void> {
+async function runWorkloads(
+  runners: readonly Runner[],
+  workloads: readonly Workload[],
+  sections: readonly SynclineSection[],
+  rounds: number,
+  results: Results,
+): Promise<void> {
   const http = runners.filter((r) => r.id !== 'sqlite');
   const others = runners.filter((r) => r.id === 'sqlite');
   for (let round = 1; round <= rounds; round++) {
@@ -115,6 +126,19 @@ async function runWorkloads(runners: readonly Runner[], workloads: readonly Work
         }
       }
     }
+    const syncline = runners.find((r) => r.runSection !== undefined);
+    for (const section of sections) {
+      if (isClosing()) return;
+      if (!syncline?.runSection) continue;
+      collectGarbage();
+      try {
+        await syncline.runSection(section);
+      } catch (err) {
+        if (isClosing()) return;
+        syncline.log(`${section.name} FAILED: ${message(err)}`);
+        section.failAll(message(err));
+      }
+    }
   }
 }
 
@@ -128,7 +152,8 @@ async function main(): Promise<number> {
     pullReplicationWorkload(settings),
     pushReplicationWorkload(settings),
   ].filter((w) => settings.workloads.includes(w.id));
-  printHeader(settings, workloads);
+  const sections = [accessControlSection(settings)].filter((s) => settings.workloads.includes(s.id));
+  printHeader(settings, workloads, sections);
 
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'syncline-bench-'));
   const removeTmp = (): void => rmSync(tmpRoot, { recursive: true, force: true });
@@ -143,11 +168,12 @@ async function main(): Promise<number> {
     } catch (err) {
       prefixedLog(entry.id)(`could not start: ${message(err)}`);
       for (const w of workloads) results.fail(w.id, entry.id, `not started: ${message(err)}`);
+      if (entry.id === 'syncline') for (const section of sections) section.failAll(`not started: ${message(err)}`);
     }
   }
   if (settings.targets.includes('sqlite')) runners.push(rawSqliteRunner(tmpRoot));
   try {
-    await runWorkloads(runners, workloads, settings.rounds, results);
+    await runWorkloads(runners, workloads, sections, settings.rounds, results);
   } finally {
     for (const runner of runners) await runner.stop();
   }
@@ -157,10 +183,18 @@ async function main(): Promise<number> {
     console.log(formatWorkload(w, settings.targets, results, settings.rounds).join('\n'));
     console.log('');
   }
+  for (const section of sections) {
+    if (!settings.targets.includes('syncline')) {
+      console.log(`${section.name}: not run (Syncline is not among BENCH_TARGETS)\n`);
+      continue;
+    }
+    console.log(section.report(settings.rounds).join('\n'));
+    console.log('');
+  }
   console.log(formatGoals(results).join('\n'));
   console.log(`\nTotal time: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   await closeAll();
-  return results.hasErrors() ? 1 : 0;
+  return results.hasErrors() || sections.some((s) => s.hasErrors()) ? 1 : 0;
 }
 
 main().then(

@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 
-export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push';
+export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access';
 export type TargetId = 'syncline' | 'pouchdb' | 'sqlite';
 
-export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push'];
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access'];
 export const ALL_TARGETS: readonly TargetId[] = ['syncline', 'pouchdb', 'sqlite'];
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -22,12 +22,28 @@ export interface Settings {
   rounds: number;
   seed: number;
   batchSize: number;
-  counts: Record<WorkloadId, number>;
+  counts: Record<Exclude<WorkloadId, 'access'>, number>;
+  /** The Syncline-only access-control section (bench/workloads/access-control.ts). */
+  access: AccessSettings;
   workloads: readonly WorkloadId[];
   targets: readonly TargetId[];
   /** Use an already-running server instead of spawning one. */
   synclineUrl: string | undefined;
+  /** Admin API of the external Syncline server (the access-control section needs it). */
+  synclineAdminUrl: string | undefined;
   pouchdbUrl: string | undefined;
+}
+
+export interface AccessSettings {
+  /** Docs written with `_bulk_docs` to each of the two sync-function databases. */
+  bulkDocs: number;
+  /** Docs written with single PUTs to each of them. */
+  putDocs: number;
+  /** Docs in the `_changes` database, spread evenly over `channels`. */
+  feedDocs: number;
+  channels: number;
+  /** How many of the channels the restricted user can read. */
+  userChannels: number;
 }
 
 function positiveNumber(name: string, fallback: number): number {
@@ -58,6 +74,11 @@ function url(name: string): string | undefined {
   return raw.replace(/\/+$/, '');
 }
 
+function accessSettings(bulkDocs: number, putDocs: number, feedDocs: number): AccessSettings {
+  const channels = Math.min(1_000, feedDocs);
+  return { bulkDocs, putDocs, feedDocs, channels, userChannels: Math.min(10, channels) };
+}
+
 export function loadSettings(): Settings {
   const scale = positiveNumber('BENCH_SCALE', 1);
   const count = (base: number): number => Math.max(1, Math.round(base * scale));
@@ -67,9 +88,11 @@ export function loadSettings(): Settings {
     seed: Math.floor(positiveNumber('BENCH_SEED', 42)),
     batchSize: 100,
     counts: { put: count(2_000), bulk: count(10_000), pull: count(10_000), push: count(10_000) },
+    access: accessSettings(count(10_000), count(1_000), count(100_000)),
     workloads: pickList('BENCH_WORKLOADS', ALL_WORKLOADS),
     targets: pickList('BENCH_TARGETS', ALL_TARGETS),
     synclineUrl: url('BENCH_SYNCLINE_URL'),
+    synclineAdminUrl: url('BENCH_SYNCLINE_ADMIN_URL'),
     pouchdbUrl: url('BENCH_POUCHDB_URL'),
   };
 }

@@ -3,15 +3,22 @@ import path from 'node:path';
 import { HttpClient } from '../http-client.ts';
 import { REPO_ROOT, TARGET_LABELS } from '../settings.ts';
 import { freePort, spawnServer, waitForHttp } from './child-process.ts';
+import { ACCESS_DATABASES } from '../workloads/access-control.ts';
 import { WARM_UP_DB } from '../workloads/warm-up.ts';
 import { externalTarget } from './external.ts';
 import type { HttpTarget } from './types.ts';
 
-/** Databases the workloads use; Syncline serves only configured databases. */
+/**
+ * Unauthenticated requests act as GUEST, which Sync Gateway (and Syncline) disables by default: the
+ * workloads that also run against PouchDB Server send no credentials, so GUEST may read and write everything.
+ */
+const OPEN_GUEST = { users: { GUEST: { disabled: false, admin_channels: ['*'] } } } as const;
+
+/** Databases the shared workloads use; Syncline serves only configured databases. */
 const DATABASES = ['bench', 'pull', 'push', WARM_UP_DB] as const;
 
-export async function startSyncline(tmpRoot: string, externalUrl: string | undefined): Promise<HttpTarget> {
-  if (externalUrl) return externalTarget(TARGET_LABELS.syncline, externalUrl);
+export async function startSyncline(tmpRoot: string, externalUrl: string | undefined, externalAdminUrl?: string): Promise<HttpTarget> {
+  if (externalUrl) return externalTarget(TARGET_LABELS.syncline, externalUrl, externalAdminUrl);
 
   const bin = path.join(REPO_ROOT, 'packages', 'server', 'bin', 'syncline.js');
   if (!existsSync(bin)) {
@@ -24,7 +31,10 @@ export async function startSyncline(tmpRoot: string, externalUrl: string | undef
     interface: `127.0.0.1:${port}`,
     adminInterface: `127.0.0.1:${adminPort}`,
     logging: { console: { log_level: 'warn' } },
-    databases: Object.fromEntries(DATABASES.map((db) => [db, { server: `sqlite:${path.join(dir, `${db}.sqlite`)}` }])),
+    databases: Object.fromEntries([
+      ...DATABASES.map((db) => [db, { server: `sqlite:${path.join(dir, `${db}.sqlite`)}`, ...OPEN_GUEST }]),
+      ...Object.entries(ACCESS_DATABASES).map(([db, dbConfig]) => [db, { server: `sqlite:${path.join(dir, `${db}.sqlite`)}`, ...dbConfig }]),
+    ]),
   };
   const configPath = path.join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -34,21 +44,26 @@ export async function startSyncline(tmpRoot: string, externalUrl: string | undef
     logPath: path.join(dir, 'server.log'),
   });
   const baseUrl = `http://127.0.0.1:${port}`;
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
   const client = new HttpClient(baseUrl);
+  const adminClient = new HttpClient(adminUrl);
   try {
     await waitForHttp(`${baseUrl}/`, child);
     await waitForHttp(`${baseUrl}/bench/`, child, 5000);
   } catch (err) {
     client.close();
+    adminClient.close();
     await child.stop();
     throw err;
   }
   return {
     label: TARGET_LABELS.syncline,
-    description: `packages/server/bin/syncline.js, SQLite on disk, pid ${child.pid}, ${baseUrl}`,
+    description: `packages/server/bin/syncline.js, SQLite on disk, pid ${child.pid}, ${baseUrl} (admin API ${adminUrl})`,
     client,
+    adminClient,
     async stop() {
       client.close();
+      adminClient.close();
       await child.stop();
     },
   };

@@ -6,5 +6,7 @@ export interface HttpTarget {
   /** How it was started, for the report header. */
   readonly description: string;
   readonly client: HttpClient;
+  /** Sync Gateway-style admin REST API (Syncline only; for an external server only when its URL is given). */
+  readonly adminClient?: HttpClient;
   stop(): Promise<void>;
 }

@@ -21,6 +21,22 @@ export interface Workload {
   runSqlite?(tmpRoot: string, log: Log): Measurement;
 }
 
+/**
+ * A report section measured against Syncline alone, with ratios between its own figures from the same run.
+ * It keeps its own results: `run` is called once per round and records failures instead of throwing.
+ */
+export interface SynclineSection {
+  readonly id: WorkloadId;
+  readonly name: string;
+  /** Lines for the report header: what is measured, with document counts. */
+  readonly summary: readonly string[];
+  run(target: HttpTarget, log: Log): Promise<void>;
+  /** Marks everything not yet measured as failed (e.g. Syncline did not start). */
+  failAll(error: string): void;
+  report(rounds: number): string[];
+  hasErrors(): boolean;
+}
+
 const RUN_TAG = Date.now().toString(36);
 let tagCounter = 0;
 

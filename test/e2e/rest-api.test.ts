@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { decodeDocumentMultipart, decodeRevisionsMixed, encodeDocumentRelated } from '@syncline/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { del, getJson, postJson, putJson, request } from '../support/rest.ts';
-import { startTestServer, type TestServer } from '../support/server-process.ts';
+import { OPEN_GUEST, startTestServer, type TestServer } from '../support/server-process.ts';
 
 let server: TestServer;
 let dbCounter = 0;
@@ -18,7 +18,7 @@ afterAll(async () => {
 /** Creates a fresh database through the admin API and returns its public URL. */
 async function freshDb(prefix: string, config: Record<string, unknown> = {}): Promise<string> {
   const name = `${prefix}-${++dbCounter}`;
-  const created = await putJson(`${server.adminUrl}/${name}/`, config);
+  const created = await putJson(`${server.adminUrl}/${name}/`, { users: OPEN_GUEST, ...config });
   expect(created.status).toBe(201);
   return `${server.url}/${name}`;
 }
@@ -259,6 +259,7 @@ describe('_changes', () => {
   const revs = new Map<string, string>();
 
   beforeAll(async () => {
+    // Sequence 1 is the GUEST user's record (freshDb enables GUEST); documents start at 2.
     dbUrl = await freshDb('changes');
     for (const id of ['one', 'two', 'three', 'four']) revs.set(id, (await putJson(`${dbUrl}/${id}`, { id })).body.rev);
     revs.set('two', (await del(`${dbUrl}/two?rev=${revs.get('two')}`)).body.rev);
@@ -277,21 +278,21 @@ describe('_changes', () => {
   it('lists each document once at its latest sequence, from since, with limit', async () => {
     const all = await getJson<{ results: Change[]; last_seq: number }>(`${dbUrl}/_changes`);
     expect(all.body.results.map((c) => c.id)).toEqual(['three', 'four', 'two', 'one']);
-    expect(all.body.results.map((c) => c.seq)).toEqual([3, 4, 5, 6]);
-    expect(all.body.last_seq).toBe(6);
-    expect(all.body.results[2]).toEqual({ seq: 5, id: 'two', changes: [{ rev: revs.get('two') }], deleted: true });
+    expect(all.body.results.map((c) => c.seq)).toEqual([4, 5, 6, 7]);
+    expect(all.body.last_seq).toBe(7);
+    expect(all.body.results[2]).toEqual({ seq: 6, id: 'two', changes: [{ rev: revs.get('two') }], deleted: true });
 
-    const since = await getJson<{ results: Change[]; last_seq: number }>(`${dbUrl}/_changes?since=4`);
+    const since = await getJson<{ results: Change[]; last_seq: number }>(`${dbUrl}/_changes?since=5`);
     expect(since.body.results.map((c) => c.id)).toEqual(['two', 'one']);
-    const limited = await getJson<{ results: Change[]; last_seq: number }>(`${dbUrl}/_changes?since=3&limit=2`);
+    const limited = await getJson<{ results: Change[]; last_seq: number }>(`${dbUrl}/_changes?since=4&limit=2`);
     expect(limited.body.results.map((c) => c.id)).toEqual(['four', 'two']);
-    expect(limited.body.last_seq).toBe(5);
-    const none = await getJson(`${dbUrl}/_changes?since=6`);
-    expect(none.body).toEqual({ results: [], last_seq: 6 });
+    expect(limited.body.last_seq).toBe(6);
+    const none = await getJson(`${dbUrl}/_changes?since=7`);
+    expect(none.body).toEqual({ results: [], last_seq: 7 });
   });
 
   it('includes docs, skips deletions with active_only and filters by doc ids', async () => {
-    const withDocs = await getJson<{ results: Change[] }>(`${dbUrl}/_changes?include_docs=true&since=3`);
+    const withDocs = await getJson<{ results: Change[] }>(`${dbUrl}/_changes?include_docs=true&since=4`);
     expect(withDocs.body.results.map((c) => c.doc)).toEqual([
       { _id: 'four', _rev: revs.get('four'), id: 'four' },
       { _id: 'two', _rev: revs.get('two'), _deleted: true },
@@ -302,10 +303,10 @@ describe('_changes', () => {
 
     const filtered = await getJson<{ results: Change[]; last_seq: number }>(`${dbUrl}/_changes?filter=_doc_ids&doc_ids=${encodeURIComponent('["one","three"]')}`);
     expect(filtered.body.results.map((c) => c.id)).toEqual(['three', 'one']);
-    expect(filtered.body.last_seq).toBe(6);
+    expect(filtered.body.last_seq).toBe(7);
     const posted = await postJson<{ results: Change[]; last_seq: number }>(`${dbUrl}/_changes`, { filter: '_doc_ids', doc_ids: ['two', 'four'] });
     expect(posted.body.results.map((c) => c.id)).toEqual(['four', 'two']);
-    expect(posted.body.last_seq).toBe(6);
+    expect(posted.body.last_seq).toBe(7);
     expect((await getJson(`${dbUrl}/_changes?filter=_doc_ids`)).status).toBe(400);
   });
 
@@ -339,7 +340,7 @@ describe('_changes', () => {
 
   it('streams a continuous feed line by line, including writes made while it is open', async () => {
     const abort = new AbortController();
-    const res = await fetch(`${dbUrl}/_changes?feed=continuous&since=3&timeout=60000`, { signal: abort.signal });
+    const res = await fetch(`${dbUrl}/_changes?feed=continuous&since=4&timeout=60000`, { signal: abort.signal });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     const decoder = new TextDecoder();
@@ -384,7 +385,7 @@ describe('_changes', () => {
     const limited = await fetchRaw(`${dbUrl}/_changes?feed=continuous&since=0&limit=2&timeout=60000`);
     const limitedLines = limited.body.toString().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(limitedLines.map((l) => l.id ?? 'end')).toEqual(['three', 'four', 'end']);
-    expect(limitedLines[2]).toEqual({ last_seq: 4 });
+    expect(limitedLines[2]).toEqual({ last_seq: 5 });
   });
 });
 
@@ -480,6 +481,7 @@ describe('database administration', () => {
   it('prunes revision histories to revs_limit and reconfigures it through _config', async () => {
     const created = await putJson(`${server.adminUrl}/pruned/`, { revs_limit: 20 });
     expect(created.status).toBe(201);
+    expect((await putJson(`${server.adminUrl}/pruned/_user/GUEST`, OPEN_GUEST.GUEST)).status).toBe(200);
     const dbUrl = `${server.url}/pruned`;
     expect((await getJson(`${server.adminUrl}/pruned/_config`)).body).toMatchObject({ name: 'pruned', revs_limit: 20, server: 'sqlite:./data/pruned.sqlite' });
     expect((await getJson(`${dbUrl}/_config`)).status).toBe(403);
@@ -510,6 +512,7 @@ describe('database administration', () => {
     expect((await putJson(`${server.url}/nope/`, {})).status).toBe(403);
     expect((await putJson(`${server.adminUrl}/Bad_Name/`, {})).status).toBe(400);
     expect((await request('PUT', `${server.adminUrl}/scratch/`)).status).toBe(201);
+    expect((await putJson(`${server.adminUrl}/scratch/_user/GUEST`, OPEN_GUEST.GUEST)).status).toBe(200);
     expect((await getJson(`${server.adminUrl}/_all_dbs`)).body).toContain('scratch');
     expect((await putJson(`${server.url}/scratch/doc`, { v: 1 })).status).toBe(201);
     expect((await getJson(`${server.url}/scratch/`)).body).toMatchObject({ db_name: 'scratch', doc_count: 1 });

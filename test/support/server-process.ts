@@ -23,13 +23,21 @@ export interface TestServer extends AsyncDisposable {
 }
 
 export interface TestServerOptions {
-  /** Per-database configs; default one database "db" on an SQLite file in the temp dir. */
+  /**
+   * Per-database configs; default one database "db" on an SQLite file in the temp dir. A database whose config
+   * declares no `users` gets an enabled GUEST that reads every channel (OPEN_GUEST), so that tests not about
+   * authentication can use the public API without logging in; declare `users` to test authentication.
+   */
   databases?: Record<string, Record<string, unknown>>;
   /** Extra top-level config keys. */
   extra?: Record<string, unknown>;
   /** Reuse this directory (and its data) instead of a new temp one. */
   dir?: string;
   keepDir?: boolean;
+  /**
+   * Console log level. Above info (warn, error, none) the server still logs at info for the HTTP key only:
+   * the harness finds the listening ports in those lines.
+   */
   logLevel?: string;
 }
 
@@ -54,6 +62,25 @@ function waitForUrls(child: ChildProcess, output: string[]): Promise<{ url: stri
   });
 }
 
+function consoleLogging(level: string): Record<string, unknown> {
+  if (level === 'warn' || level === 'error' || level === 'none') return { log_level: 'info', log_keys: ['HTTP'] };
+  return { log_level: level };
+}
+
+/** Unauthenticated requests act as this GUEST: enabled, every channel. */
+export const OPEN_GUEST = { GUEST: { disabled: false, admin_channels: ['*'] } } as const;
+
+/** The config of one test database: its SQLite file in `dir`, and OPEN_GUEST unless it declares users. */
+export function testDatabaseConfig(dir: string, name: string, db: Record<string, unknown>): Record<string, unknown> {
+  return { server: `sqlite:${join(dir, `${name}.sqlite`)}`, ...('users' in db ? {} : { users: OPEN_GUEST }), ...db };
+}
+
+/**
+ * Environment of the server process: a cheap password-hashing cost (read only by the CLI, for tests) keeps
+ * tests that create users fast.
+ */
+const TEST_ENV = { ...process.env, SYNCLINE_TEST_SCRYPT_N: '1024' };
+
 /** Starts a real Syncline server process on loopback ports chosen by the OS. */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'syncline-e2e-')));
@@ -61,14 +88,14 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const config = {
     interface: '127.0.0.1:0',
     adminInterface: '127.0.0.1:0',
-    logging: { console: { log_level: opts.logLevel ?? 'info' } },
+    logging: { console: consoleLogging(opts.logLevel ?? 'info') },
     ...opts.extra,
-    databases: Object.fromEntries(Object.entries(databases).map(([name, db]) => [name, { server: `sqlite:${join(dir, `${name}.sqlite`)}`, ...db }])),
+    databases: Object.fromEntries(Object.entries(databases).map(([name, db]) => [name, testDatabaseConfig(dir, name, db)])),
   };
   const configFile = join(dir, 'config.json');
   await writeFile(configFile, JSON.stringify(config, null, 2));
   const output: string[] = [];
-  const child = spawn(process.execPath, [BIN, 'serve', '--config', configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--config', configFile], { cwd: dir, env: TEST_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   const { url, adminUrl } = await waitForUrls(child, output);
   let exited: Promise<number | null> = new Promise((r) => child.once('exit', (code) => r(code)));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {

@@ -50,7 +50,7 @@ export class ServerContext implements AsyncDisposable {
     } catch (err) {
       await bucket.close();
       if (err instanceof SyncFunctionError) {
-        const where = err.line === undefined ? '' : ` (line ${err.line})`;
+        const where = err.line === undefined || err.message.includes(`line ${err.line}`) ? '' : ` (line ${err.line})`;
         throw new ConfigError(`databases.${name}.sync`, `${err.message}${where}`);
       }
       if (isSynclineError(err) && err.status === 400) throw new ConfigError(`databases.${name}`, err.reason);

@@ -1,3 +1,4 @@
+import type { AuthStoreOptions } from './auth/auth-store.ts';
 import { createLogger, type Logger } from './base/logger.ts';
 import type { ServerConfig } from './config/schema.ts';
 import { listen, type Listener } from './http/listener.ts';
@@ -14,13 +15,15 @@ export interface StartOptions {
   logger?: Logger;
   /** Directory that relative storage paths are resolved against (default: the working directory). */
   baseDir?: string;
+  /** Options of every database's AuthStore (tests lower the password KDF cost here). */
+  authOptions?: AuthStoreOptions;
 }
 
 /** Opens the configured databases and starts the public and admin listeners. */
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const level = config.logging.console.log_level;
   const logger = opts.logger ?? createLogger({ level: level === 'none' ? 'silent' : level, keys: config.logging.console.log_keys });
-  const context = new ServerContext(config, logger, opts.baseDir ?? process.cwd());
+  const context = new ServerContext(config, logger, opts.baseDir ?? process.cwd(), opts.authOptions);
   await context.openConfigured();
   const listeners: Listener[] = [];
   try {

@@ -8,7 +8,8 @@ describe('an offline database', () => {
     const config = parseServerConfig({
       interface: '127.0.0.1:0',
       adminInterface: '127.0.0.1:0',
-      databases: { db: { server: 'sqlite::memory:' } },
+      // Unauthenticated public requests act as GUEST, disabled unless enabled.
+      databases: { db: { server: 'sqlite::memory:', users: { GUEST: { disabled: false } } } },
     });
     await using server = await startServer(config, { logger: createLogger({ level: 'silent' }) });
     expect((await fetch(`${server.publicUrl}/db/`)).status).toBe(200);
@@ -16,7 +17,7 @@ describe('an offline database', () => {
     const res = await fetch(`${server.publicUrl}/db/`);
     expect(res.status).toBe(503);
     expect(await res.json()).toEqual({ error: 'service_unavailable', reason: 'Database "db" is offline' });
-    const reopened = await fetch(`${server.adminUrl}/db/_config`, { method: 'PUT', body: JSON.stringify({ server: 'sqlite::memory:' }), headers: { 'Content-Type': 'application/json' } });
+    const reopened = await fetch(`${server.adminUrl}/db/_config`, { method: 'PUT', body: JSON.stringify({ server: 'sqlite::memory:', users: { GUEST: { disabled: false } } }), headers: { 'Content-Type': 'application/json' } });
     expect(reopened.status).toBe(201);
     expect((await fetch(`${server.publicUrl}/db/`)).status).toBe(200);
   });

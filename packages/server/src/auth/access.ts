@@ -73,7 +73,13 @@ export function computeAccess(
 }
 
 const sortedKeys = (map: ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>): string[] =>
-  (map instanceof Map ? [...map.keys()] : Object.keys(map)).sort();
+  (map instanceof Map ? [...(map as ReadonlyMap<string, unknown>).keys()] : Object.keys(map)).sort();
+
+/** What userJson needs of a user's access: Access, or db/access's UserAccess. */
+export interface AccessView {
+  readonly channels: ReadonlyMap<string, number>;
+  readonly roles: ReadonlyMap<string, number>;
+}
 
 export interface UserJson {
   name: string;
@@ -92,7 +98,7 @@ export interface RoleJson {
 }
 
 /** The body of `GET /{db}/_user/{name}`. Never includes the password hash or the session token. */
-export function userJson(user: UserRecord, access: Access): UserJson {
+export function userJson(user: UserRecord, access: AccessView): UserJson {
   return {
     name: user.name,
     ...(user.email !== undefined && user.name !== GUEST_USERNAME ? { email: user.email } : {}),

@@ -23,7 +23,7 @@ describe('users', () => {
     await expect(store.putUser('bob', { password: 'secret', admin_channels: ['a'] })).resolves.toEqual({ created: true, changed: true });
     await store.putUser('alice', { password: 'secret' });
     const bob = await store.getUser('bob');
-    expect(bob).toMatchObject({ name: 'bob', disabled: false, admin_channels: { a: 0 }, admin_roles: {} });
+    expect(bob).toMatchObject({ name: 'bob', disabled: false, admin_channels: { a: 1 }, admin_roles: {} });
     expect(bob?.password_hash).toMatch(/^scrypt\$1024\$/);
 
     // Omitting the password keeps the hash.
@@ -62,22 +62,87 @@ describe('users', () => {
       name: 'GUEST', disabled: true, admin_channels: [], admin_roles: [], all_channels: ['!'], roles: [],
     });
     await expect(store.putUser('GUEST', { disabled: false, admin_channels: ['*'] })).resolves.toEqual({ created: false, changed: true });
-    expect(await store.getUser('GUEST')).toMatchObject({ disabled: false, admin_channels: { '*': 0 } });
+    expect(await store.getUser('GUEST')).toMatchObject({ disabled: false, admin_channels: { '*': 1 } });
     expect(await store.listUsers()).toEqual([]);
     expect(await store.authenticate('GUEST', '')).toBeNull();
     await expect(store.deleteUser('GUEST')).resolves.toBe(true);
     expect(await store.getUser('GUEST')).toMatchObject({ disabled: true, admin_channels: {} });
   });
 
-  it('stamps newly granted channels and roles with the given sequence and keeps older stamps', async () => {
+  it('stamps newly granted channels and roles with the sequence allocated for the write', async () => {
+    const announced: number[] = [];
+    t = await openTestStore({ onSequence: (seq) => announced.push(seq) });
+    const { store, bucket } = t;
+    await store.putUser('bob', { password: 'secret', admin_channels: ['a'], admin_roles: ['r1'] });
+    const s1 = await bucket.lastSequence();
+    expect(announced).toEqual([s1]);
+    await store.putUser('bob', { admin_channels: ['a', 'b'], admin_roles: ['r2'] });
+    const s2 = await bucket.lastSequence();
+    expect(s2).toBeGreaterThan(s1);
+    expect(announced).toEqual([s1, s2]);
+    expect(await store.getUser('bob')).toMatchObject({
+      admin_channels: { a: s1, b: s2 },
+      admin_roles: { r2: s2 },
+      revoked_roles: { r1: [s1, s2] },
+    });
+    expect((await store.getUser('bob'))?.revoked_channels).toBeUndefined();
+
+    // An update that changes nothing writes nothing and allocates no sequence.
+    await expect(store.putUser('bob', { admin_channels: ['b', 'a'], admin_roles: ['r2'] })).resolves.toEqual({ created: false, changed: false });
+    expect(await bucket.lastSequence()).toBe(s2);
+    expect(announced).toHaveLength(2);
+
+    await store.putRole('r', { admin_channels: ['x'] });
+    const s3 = await bucket.lastSequence();
+    await store.putRole('r', { admin_channels: ['x', 'y'] });
+    const s4 = await bucket.lastSequence();
+    expect(await store.getRole('r')).toEqual({ name: 'r', admin_channels: { x: s3, y: s4 } });
+    expect(announced).toEqual([s1, s2, s3, s4]);
+  });
+
+  it('keeps revoked channels and roles as history until they are granted again', async () => {
+    t = await openTestStore();
+    const { store, bucket } = t;
+    await store.putUser('bob', { password: 'secret', admin_channels: ['a', 'b'], admin_roles: ['r'] });
+    const granted = await bucket.lastSequence();
+    await store.putUser('bob', { admin_channels: ['b'], admin_roles: [] });
+    const revoked = await bucket.lastSequence();
+    expect(await store.getUser('bob')).toMatchObject({
+      admin_channels: { b: granted },
+      admin_roles: {},
+      revoked_channels: { a: [granted, revoked] },
+      revoked_roles: { r: [granted, revoked] },
+    });
+    // Leaving a field out keeps grants and history as they are.
+    await store.putUser('bob', { email: 'bob@example.com' });
+    expect(await store.getUser('bob')).toMatchObject({ revoked_channels: { a: [granted, revoked] } });
+
+    await store.putUser('bob', { admin_channels: ['a', 'b'], admin_roles: ['r'] });
+    const regranted = await bucket.lastSequence();
+    const bob = await store.getUser('bob');
+    expect(bob).toMatchObject({ admin_channels: { a: regranted, b: granted }, admin_roles: { r: regranted } });
+    expect(bob?.revoked_channels).toBeUndefined();
+    expect(bob?.revoked_roles).toBeUndefined();
+    // The stored JSON carries no empty history maps.
+    expect((await bucket.getRecord('_sync:user:bob'))?.value).not.toContain('revoked');
+
+    await store.putRole('staff', { admin_channels: ['x', 'y'] });
+    const roleGranted = await bucket.lastSequence();
+    await store.putRole('staff', { admin_channels: ['y'] });
+    const roleRevoked = await bucket.lastSequence();
+    expect(await store.getRole('staff')).toEqual({ name: 'staff', admin_channels: { y: roleGranted }, revoked_channels: { x: [roleGranted, roleRevoked] } });
+  });
+
+  it('refuses to create over an existing user or role with createOnly (409)', async () => {
     t = await openTestStore();
     const { store } = t;
-    await store.putUser('bob', { password: 'secret', admin_channels: ['a'], admin_roles: ['r1'] }, 5);
-    await store.putUser('bob', { admin_channels: ['a', 'b'], admin_roles: ['r2'] }, 9);
-    expect(await store.getUser('bob')).toMatchObject({ admin_channels: { a: 5, b: 9 }, admin_roles: { r2: 9 } });
-    await store.putRole('r', { admin_channels: ['x'] }, 3);
-    await store.putRole('r', { admin_channels: ['x', 'y'] }, 8);
-    expect(await store.getRole('r')).toEqual({ name: 'r', admin_channels: { x: 3, y: 8 } });
+    await expect(store.putUser('bob', { password: 'secret' }, { createOnly: true })).resolves.toMatchObject({ created: true });
+    await expect(store.putUser('bob', { password: 'secret' }, { createOnly: true })).rejects.toMatchObject({ status: 409 });
+    await expect(store.putUser('GUEST', { disabled: false }, { createOnly: true })).rejects.toMatchObject({ status: 409 });
+    await expect(store.putRole('r', {}, { createOnly: true })).resolves.toMatchObject({ created: true });
+    await expect(store.putRole('r', {}, { createOnly: true })).rejects.toMatchObject({ status: 409 });
+    await store.deleteRole('r');
+    await expect(store.putRole('r', {}, { createOnly: true })).resolves.toMatchObject({ created: true });
   });
 });
 
@@ -100,6 +165,54 @@ describe('roles', () => {
       admin_roles: ['editors', 'ghost'], all_channels: ['!'], roles: [],
     });
     expect(await rejects400(store.putRole('r', { email: 'a@b.c' }))).toMatch(/Unknown property/);
+  });
+
+  it('keeps a tombstone of a deleted role that only access history sees', async () => {
+    const announced: number[] = [];
+    t = await openTestStore({ onSequence: (seq) => announced.push(seq) });
+    const { store, bucket } = t;
+    await store.putRole('staff', { admin_channels: ['x', 'y'] });
+    const created = await bucket.lastSequence();
+    await store.putRole('staff', { admin_channels: ['x'] });
+    const narrowed = await bucket.lastSequence();
+    expect(await store.deleteRole('staff')).toBe(true);
+    const deleted = await bucket.lastSequence();
+    expect(announced).toEqual([created, narrowed, deleted]);
+
+    expect(await store.getRole('staff')).toBeNull();
+    expect((await store.getRoles(['staff'])).size).toBe(0);
+    expect(await store.listRoles()).toEqual([]);
+    expect(await store.listRoles({ includeDeleted: true })).toEqual(['staff']);
+    expect((await store.getRoleRecords(['staff'])).get('staff')).toEqual({
+      name: 'staff',
+      admin_channels: { x: created },
+      revoked_channels: { y: [created, narrowed] },
+      deleted_seq: deleted,
+    });
+    // Deleting again changes nothing.
+    expect(await store.deleteRole('staff')).toBe(false);
+    expect(await bucket.lastSequence()).toBe(deleted);
+
+    // Re-creating replaces the tombstone: fresh sequences, the old grants kept as history.
+    await expect(store.putRole('staff', { admin_channels: ['x', 'z'] })).resolves.toEqual({ created: true, changed: true });
+    const recreated = await bucket.lastSequence();
+    expect(await store.getRole('staff')).toEqual({
+      name: 'staff',
+      admin_channels: { x: recreated, z: recreated },
+      revoked_channels: { y: [created, narrowed] },
+    });
+    expect(await store.listRoles()).toEqual(['staff']);
+  });
+
+  it('purges a role record entirely on request', async () => {
+    t = await openTestStore();
+    const { store, bucket } = t;
+    await store.putRole('temp', { admin_channels: ['x'] });
+    expect(await store.deleteRole('temp', { purge: true })).toBe(true);
+    expect(await bucket.getRecord('_sync:role:temp')).toBeNull();
+    expect(await store.listRoles({ includeDeleted: true })).toEqual([]);
+    expect(await store.deleteRole('temp', { purge: true })).toBe(false);
+    expect(await store.deleteRole('bad/name')).toBe(false);
   });
 });
 
@@ -174,9 +287,9 @@ describe('concurrency', () => {
     const countConflicts = (b: Bucket): Bucket =>
       new Proxy(b, {
         get(target, prop, receiver) {
-          if (prop === 'setRecord') {
-            return async (...args: Parameters<Bucket['setRecord']>) => {
-              const r = await target.setRecord(...args);
+          if (prop === 'setRecordAtSequence') {
+            return async (...args: Parameters<Bucket['setRecordAtSequence']>) => {
+              const r = await target.setRecordAtSequence(...args);
               if (r === null) conflicts++;
               return r;
             };
@@ -190,15 +303,15 @@ describe('concurrency', () => {
     await store.putUser('bob', { password: 'secret' });
     const results = await Promise.all([
       store.putUser('bob', { email: 'bob@example.com' }),
-      store.putUser('bob', { admin_channels: ['a'] }, 4),
-      store.putUser('bob', { admin_roles: ['r'] }, 6),
+      store.putUser('bob', { admin_channels: ['a'] }),
+      store.putUser('bob', { admin_roles: ['r'] }),
       store.putUser('bob', { password: 'newsecret' }),
     ]);
     expect(results.every((r) => r.changed && !r.created)).toBe(true);
     expect(conflicts).toBeGreaterThan(0);
-    expect(await store.getUser('bob')).toMatchObject({
-      email: 'bob@example.com', admin_channels: { a: 4 }, admin_roles: { r: 6 },
-    });
+    const bob = await store.getUser('bob');
+    expect(bob).toMatchObject({ email: 'bob@example.com', admin_channels: { a: expect.any(Number) }, admin_roles: { r: expect.any(Number) } });
+    expect(bob?.admin_channels['a']).not.toBe(bob?.admin_roles['r']);
     expect(await store.authenticate('bob', 'newsecret')).not.toBeNull();
 
     const created = await Promise.all([store.putUser('eve', { password: 'secret1' }), store.putUser('eve', { password: 'secret1', disabled: true })]);

@@ -8,9 +8,11 @@ import { FailureTracker, type FailureTrackerOptions } from './failures.ts';
 import { DEFAULT_SCRYPT_PARAMS, hashPassword, hashUsesParams, verifyPassword, type ScryptParams } from './password.ts';
 import { GUEST_USERNAME, isValidPrincipalName, parseRoleBody, parseUserBody } from './principal.ts';
 import { validateRoleName, validateUserName } from './principal.ts';
-import { decodeRole, decodeUser, encodeRole, encodeUser, regrant, roleKey, userKey } from './records.ts';
+import { nextRole, nextUser, roleTombstone } from './principal-writes.ts';
+import { decodeRole, decodeUser, encodeRole, encodeUser, roleKey, userKey } from './records.ts';
 import { ROLE_PREFIX, USER_PREFIX, type RoleRecord, type UserRecord } from './records.ts';
 import { DEFAULT_SESSION_TTL_SECONDS, SessionStore, type ActiveSession, type SessionInfo } from './sessions.ts';
+import { VerificationCache, type VerificationCacheOptions } from './verify-cache.ts';
 
 export interface AuthStoreOptions {
   /** KDF cost for new hashes (tests lower it). */
@@ -18,6 +20,18 @@ export interface AuthStoreOptions {
   /** SG's `allow_empty_password`: users may be created without a password and log in with an empty one. */
   allowEmptyPassword?: boolean;
   failures?: FailureTrackerOptions;
+  /** Cache of successful password checks (see verify-cache.ts). */
+  verifyCache?: VerificationCacheOptions;
+  /**
+   * Called with the sequence allocated by each user or role write (after it is committed), so that change
+   * feeds can wake up when access changes.
+   */
+  onSequence?: (seq: number) => void;
+}
+
+export interface PutOptions {
+  /** POST semantics: refuse (409) when the user or role already exists. */
+  createOnly?: boolean;
 }
 
 export interface PutResult {
@@ -37,6 +51,8 @@ const defaultGuest = (): UserRecord => ({
 });
 
 type CasStep<T> = (stored: StoredRecord | null) => Promise<{ write: string | null; result: T }>;
+/** Like CasStep, but the value depends on the sequence allocated for the write; null build = nothing to write. */
+type SequencedStep<T> = (stored: StoredRecord | null) => Promise<{ build: ((seq: number) => string) | null; result: T }>;
 
 /** Users, roles, password login and sessions of one database, stored in the bucket's metadata records. */
 export class AuthStore {
@@ -46,6 +62,8 @@ export class AuthStore {
   readonly #allowEmptyPassword: boolean;
   readonly #failures: FailureTracker;
   readonly #sessions: SessionStore;
+  readonly #verified: VerificationCache;
+  readonly #onSequence: ((seq: number) => void) | undefined;
   #dummyHash: Promise<string> | undefined;
 
   constructor(bucket: Bucket, logger: Logger, opts: AuthStoreOptions = {}) {
@@ -55,6 +73,8 @@ export class AuthStore {
     this.#allowEmptyPassword = opts.allowEmptyPassword ?? false;
     this.#failures = new FailureTracker(opts.failures);
     this.#sessions = new SessionStore(bucket);
+    this.#verified = new VerificationCache(opts.verifyCache);
+    this.#onSequence = opts.onSequence;
   }
 
   // ---- users ----
@@ -69,16 +89,19 @@ export class AuthStore {
 
   /**
    * Creates or updates a user from a REST body (see parseUserBody). Channels and roles newly added to
-   * admin_channels/admin_roles are stamped with `seq`; those already present keep their original sequence.
+   * admin_channels/admin_roles are stamped with the sequence allocated for the write; those already present keep
+   * their original sequence, and removed ones are kept as revocation history. An update that changes nothing
+   * writes nothing (and allocates no sequence).
    */
-  async putUser(name: string, body: unknown, seq = 0): Promise<PutResult> {
+  async putUser(name: string, body: unknown, opts: PutOptions = {}): Promise<PutResult> {
     validateUserName(name);
     const update = parseUserBody(name, body);
     let newHash: string | undefined;
     const matches = new Map<string, boolean>();
-    const result = await this.#cas<PutResult>(userKey(name), async (stored) => {
+    const result = await this.#casAtSequence<PutResult>(userKey(name), async (stored) => {
       const current = stored ? decodeUser(stored.key, stored.value) : null;
       const existing = current ?? (name === GUEST_USERNAME ? defaultGuest() : null);
+      if (existing && opts.createOnly) throw conflict('Already exists');
       const base = existing ?? { ...defaultGuest(), name, disabled: false, session_uuid: randomUUID() };
 
       let hash = base.password_hash;
@@ -99,21 +122,19 @@ export class AuthStore {
         hash = newHash;
       }
 
-      const email = update.email ?? base.email;
       const disabled = update.disabled ?? base.disabled;
-      const next: UserRecord = {
-        name,
-        ...(email ? { email } : {}),
+      const fields = {
+        email: update.email ?? base.email,
         disabled,
-        ...(hash !== undefined ? { password_hash: hash } : {}),
-        admin_channels: update.admin_channels ? regrant(base.admin_channels, update.admin_channels, seq) : base.admin_channels,
-        admin_roles: update.admin_roles ? regrant(base.admin_roles, update.admin_roles, seq) : base.admin_roles,
+        passwordHash: hash,
         // A new password or disabling the account ends every existing session.
-        session_uuid: passwordChanged || (disabled && !base.disabled) ? randomUUID() : base.session_uuid,
+        sessionUuid: passwordChanged || (disabled && !base.disabled) ? randomUUID() : base.session_uuid,
       };
-      const encoded = encodeUser(next);
-      if (existing && encoded === encodeUser(existing)) return { write: null, result: { created: false, changed: false } };
-      return { write: encoded, result: { created: existing === null, changed: true } };
+      // Whether anything changes does not depend on the sequence: new grants add keys, withdrawn ones move keys.
+      if (existing && encodeUser(nextUser(base, update, fields, 0)) === encodeUser(existing)) {
+        return { build: null, result: { created: false, changed: false } };
+      }
+      return { build: (seq) => encodeUser(nextUser(base, update, fields, seq)), result: { created: existing === null, changed: true } };
     });
     if (result.changed) this.#log.info({ user: ud(name), created: result.created }, 'Saved user');
     return result;
@@ -135,17 +156,18 @@ export class AuthStore {
 
   // ---- roles ----
 
+  /** The role, or null when it does not exist or was deleted. */
   async getRole(name: string): Promise<RoleRecord | null> {
     if (!isValidPrincipalName(name)) return null;
     const stored = await this.#bucket.getRecord(roleKey(name));
-    return stored ? decodeRole(stored.key, stored.value) : null;
+    const role = stored ? decodeRole(stored.key, stored.value) : null;
+    return role && role.deleted_seq === undefined ? role : null;
   }
 
-  /** The roles among `names` that exist. */
+  /** The roles among `names` that exist (deleted ones left out). */
   async getRoles(names: Iterable<string>): Promise<Map<string, RoleRecord>> {
-    const unique = [...new Set(names)];
-    const roles = await Promise.all(unique.map((n) => this.getRole(n)));
-    return new Map(roles.filter((r) => r !== null).map((r) => [r.name, r]));
+    const records = await this.getRoleRecords(names);
+    return new Map([...records].filter(([, role]) => role.deleted_seq === undefined));
   }
 
   /** Role records among `names`, deleted ones (tombstones with deleted_seq) included: for access history. */
@@ -161,35 +183,50 @@ export class AuthStore {
     return out;
   }
 
-  async putRole(name: string, body: unknown, seq = 0): Promise<PutResult> {
+  /**
+   * Creates or updates a role (see putUser for the sequence stamping). Re-creating a deleted role replaces its
+   * tombstone: every channel is granted afresh.
+   */
+  async putRole(name: string, body: unknown, opts: PutOptions = {}): Promise<PutResult> {
     validateRoleName(name);
     const update = parseRoleBody(name, body);
-    const result = await this.#cas<PutResult>(roleKey(name), async (stored) => {
+    const result = await this.#casAtSequence<PutResult>(roleKey(name), async (stored) => {
       const current = stored ? decodeRole(stored.key, stored.value) : null;
-      const channels = current?.admin_channels ?? {};
-      const next: RoleRecord = {
-        name,
-        admin_channels: update.admin_channels ? regrant(channels, update.admin_channels, seq) : channels,
-      };
-      const encoded = encodeRole(next);
-      if (current && encoded === encodeRole(current)) return { write: null, result: { created: false, changed: false } };
-      return { write: encoded, result: { created: current === null, changed: true } };
+      const live = current && current.deleted_seq === undefined ? current : null;
+      if (live && opts.createOnly) throw conflict('Already exists');
+      if (live && encodeRole(nextRole(name, live, update, 0)) === encodeRole(live)) {
+        return { build: null, result: { created: false, changed: false } };
+      }
+      return { build: (seq) => encodeRole(nextRole(name, current, update, seq)), result: { created: live === null, changed: true } };
     });
     if (result.changed) this.#log.info({ role: ud(name), created: result.created }, 'Saved role');
     return result;
   }
 
-  /** Deletes a role; users that had it simply stop having it (effective roles skip missing roles). */
-  async deleteRole(name: string): Promise<boolean> {
+  /**
+   * Deletes a role: a tombstone keeps its grants (ending at the deletion's sequence) so that change feeds can
+   * revoke what it gave; users that had it simply stop having it. `purge` then removes the record entirely.
+   * False when there was no such role.
+   */
+  async deleteRole(name: string, opts: { purge?: boolean } = {}): Promise<boolean> {
     if (!isValidPrincipalName(name)) return false;
-    const deleted = await this.#bucket.deleteRecord(roleKey(name));
-    if (deleted) this.#log.info({ role: ud(name) }, 'Deleted role');
-    return deleted;
+    const key = roleKey(name);
+    const deleted = await this.#casAtSequence<boolean>(key, async (stored) => {
+      const role = stored ? decodeRole(stored.key, stored.value) : null;
+      if (!role || role.deleted_seq !== undefined) return { build: null, result: false };
+      return { build: (seq) => encodeRole(roleTombstone(role, seq)), result: true };
+    });
+    const purged = opts.purge ? await this.#bucket.deleteRecord(key) : false;
+    if (deleted) this.#log.info({ role: ud(name), purged: opts.purge === true }, 'Deleted role');
+    return deleted || purged;
   }
 
-  async listRoles(): Promise<string[]> {
+  /** Names of the roles, sorted; deleted roles only with includeDeleted. */
+  async listRoles(opts: { includeDeleted?: boolean } = {}): Promise<string[]> {
     const records = await this.#bucket.listRecords(ROLE_PREFIX);
-    return records.map((r) => r.key.slice(ROLE_PREFIX.length));
+    return records
+      .filter((r) => opts.includeDeleted === true || decodeRole(r.key, r.value).deleted_seq === undefined)
+      .map((r) => r.key.slice(ROLE_PREFIX.length));
   }
 
   /** A user with its computed access, loading the roles it refers to. Null for unknown users. */
@@ -203,8 +240,8 @@ export class AuthStore {
   // ---- config ----
 
   /** See applyConfigPrincipals in config-principals.ts. */
-  applyConfigPrincipals(config: ConfigPrincipals, seq = 0): Promise<{ created: number; updated: number }> {
-    return applyConfigPrincipals(this, config, seq);
+  applyConfigPrincipals(config: ConfigPrincipals): Promise<{ created: number; updated: number }> {
+    return applyConfigPrincipals(this, config);
   }
 
   // ---- login ----
@@ -217,7 +254,12 @@ export class AuthStore {
     const user = name !== GUEST_USERNAME ? await this.getUser(name) : null;
     let ok: boolean;
     if (user?.password_hash) {
-      ok = await verifyPassword(password, user.password_hash);
+      const hash = user.password_hash;
+      ok = this.#verified.has(name, password, hash);
+      if (!ok && (await verifyPassword(password, hash))) {
+        ok = true;
+        this.#verified.add(name, password, hash);
+      }
     } else {
       this.#dummyHash ??= hashPassword(randomBytes(16).toString('hex'), this.#scrypt);
       await verifyPassword(password, await this.#dummyHash);
@@ -272,6 +314,26 @@ export class AuthStore {
       cache.set(hash, match);
     }
     return match;
+  }
+
+  /**
+   * Read-modify-write of one user or role record at a freshly allocated sequence, with compare-and-set, retried
+   * on concurrent updates. The step does the async work (password hashing); its build callback is synchronous
+   * and runs inside the write transaction.
+   */
+  async #casAtSequence<T>(key: string, step: SequencedStep<T>): Promise<T> {
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const stored = await this.#bucket.getRecord(key);
+      const { build, result } = await step(stored);
+      if (build === null) return result;
+      const written = await this.#bucket.setRecordAtSequence(key, stored?.version ?? 0, build);
+      if (written) {
+        this.#onSequence?.(written.seq);
+        return result;
+      }
+      this.#log.debug({ key: ud(key), attempt }, 'Concurrent update, retrying');
+    }
+    throw conflict('Too many concurrent updates, try again');
   }
 
   /** Read-modify-write of one record with compare-and-set, retried on concurrent updates. */

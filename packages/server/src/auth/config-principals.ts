@@ -7,25 +7,24 @@ export interface ConfigPrincipals {
 }
 
 interface PrincipalWriter {
-  putUser(name: string, body: unknown, seq?: number): Promise<{ created: boolean; changed: boolean }>;
-  putRole(name: string, body: unknown, seq?: number): Promise<{ created: boolean; changed: boolean }>;
+  putUser(name: string, body: unknown): Promise<{ created: boolean; changed: boolean }>;
+  putRole(name: string, body: unknown): Promise<{ created: boolean; changed: boolean }>;
 }
 
 /**
  * Creates or updates the users and roles declared in the database config (roles first, so users can refer
  * to them). Idempotent: an unchanged declaration writes nothing, and a password that already matches is not
  * rehashed (so restarting does not end sessions either). Fields a declaration leaves out keep the value set
- * through the REST API.
+ * through the REST API. Each write is stamped with its own sequence (see AuthStore.putUser).
  */
 export async function applyConfigPrincipals(
   store: PrincipalWriter,
   config: ConfigPrincipals,
-  seq = 0,
 ): Promise<{ created: number; updated: number }> {
   const counts = { created: 0, updated: 0 };
   const apply = async (kind: 'role' | 'user', name: string, body: unknown): Promise<void> => {
     try {
-      const r = kind === 'role' ? await store.putRole(name, body, seq) : await store.putUser(name, body, seq);
+      const r = kind === 'role' ? await store.putRole(name, body) : await store.putUser(name, body);
       if (r.created) counts.created++;
       else if (r.changed) counts.updated++;
     } catch (err) {

@@ -59,9 +59,15 @@ export interface SessionRecord {
   ttl_ms: number;
 }
 
-function sortedSince(map: SinceMap): Record<string, number> {
+function sortedEntries<T>(map: Readonly<Record<string, T>>): Record<string, T> {
   // fromEntries defines own properties, so a channel named "__proto__" stays an ordinary key.
   return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The map sorted, or nothing when it is absent or empty (so that an empty history is not stored). */
+function optionalRevoked<K extends string>(key: K, map: RevokedMap | undefined): Partial<Record<K, RevokedMap>> {
+  if (!map || Object.keys(map).length === 0) return {};
+  return { [key]: sortedEntries(map) } as Partial<Record<K, RevokedMap>>;
 }
 
 /** Canonical JSON (fixed field order, sorted maps): equal records encode to equal strings. */
@@ -71,23 +77,34 @@ export function encodeUser(user: UserRecord): string {
     ...(user.email !== undefined ? { email: user.email } : {}),
     disabled: user.disabled,
     ...(user.password_hash !== undefined ? { password_hash: user.password_hash } : {}),
-    admin_channels: sortedSince(user.admin_channels),
-    admin_roles: sortedSince(user.admin_roles),
+    admin_channels: sortedEntries(user.admin_channels),
+    admin_roles: sortedEntries(user.admin_roles),
+    ...optionalRevoked('revoked_channels', user.revoked_channels),
+    ...optionalRevoked('revoked_roles', user.revoked_roles),
     session_uuid: user.session_uuid,
   });
 }
 
 export function encodeRole(role: RoleRecord): string {
-  return JSON.stringify({ name: role.name, admin_channels: sortedSince(role.admin_channels) });
+  return JSON.stringify({
+    name: role.name,
+    admin_channels: sortedEntries(role.admin_channels),
+    ...optionalRevoked('revoked_channels', role.revoked_channels),
+    ...(role.deleted_seq !== undefined ? { deleted_seq: role.deleted_seq } : {}),
+  });
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const isSeq = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+
 function isSinceMap(value: unknown): value is SinceMap {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    !Array.isArray(value) &&
-    Object.values(value).every((v) => typeof v === 'number' && Number.isFinite(v))
-  );
+  return isObject(value) && Object.values(value).every(isSeq);
+}
+
+function isRevokedMap(value: unknown): value is RevokedMap {
+  return isObject(value) && Object.values(value).every((v) => Array.isArray(v) && v.length === 2 && isSeq(v[0]) && isSeq(v[1]));
 }
 
 function parse(key: string, text: string): Record<string, unknown> {
@@ -97,15 +114,13 @@ function parse(key: string, text: string): Record<string, unknown> {
   } catch {
     value = null;
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw internalError(`Corrupt auth record ${key}`);
-  }
-  return value as Record<string, unknown>;
+  if (!isObject(value)) throw internalError(`Corrupt auth record ${key}`);
+  return value;
 }
 
 export function decodeUser(key: string, text: string): UserRecord {
   const v = parse(key, text);
-  const { name, email, disabled, password_hash, admin_channels, admin_roles, session_uuid } = v;
+  const { name, email, disabled, password_hash, admin_channels, admin_roles, revoked_channels, revoked_roles, session_uuid } = v;
   if (
     typeof name !== 'string' ||
     (email !== undefined && typeof email !== 'string') ||
@@ -113,6 +128,8 @@ export function decodeUser(key: string, text: string): UserRecord {
     (password_hash !== undefined && typeof password_hash !== 'string') ||
     !isSinceMap(admin_channels) ||
     !isSinceMap(admin_roles) ||
+    (revoked_channels !== undefined && !isRevokedMap(revoked_channels)) ||
+    (revoked_roles !== undefined && !isRevokedMap(revoked_roles)) ||
     typeof session_uuid !== 'string'
   ) {
     throw internalError(`Corrupt auth record ${key}`);
@@ -124,14 +141,28 @@ export function decodeUser(key: string, text: string): UserRecord {
     ...(password_hash !== undefined ? { password_hash } : {}),
     admin_channels,
     admin_roles,
+    ...(revoked_channels !== undefined ? { revoked_channels } : {}),
+    ...(revoked_roles !== undefined ? { revoked_roles } : {}),
     session_uuid,
   };
 }
 
 export function decodeRole(key: string, text: string): RoleRecord {
-  const { name, admin_channels } = parse(key, text);
-  if (typeof name !== 'string' || !isSinceMap(admin_channels)) throw internalError(`Corrupt auth record ${key}`);
-  return { name, admin_channels };
+  const { name, admin_channels, revoked_channels, deleted_seq } = parse(key, text);
+  if (
+    typeof name !== 'string' ||
+    !isSinceMap(admin_channels) ||
+    (revoked_channels !== undefined && !isRevokedMap(revoked_channels)) ||
+    (deleted_seq !== undefined && !isSeq(deleted_seq))
+  ) {
+    throw internalError(`Corrupt auth record ${key}`);
+  }
+  return {
+    name,
+    admin_channels,
+    ...(revoked_channels !== undefined ? { revoked_channels } : {}),
+    ...(deleted_seq !== undefined ? { deleted_seq } : {}),
+  };
 }
 
 /** Null for anything that is not a well-formed session record (sessions are never worth an error). */
@@ -149,9 +180,23 @@ export function decodeSession(text: string): SessionRecord | null {
   return { name, session_uuid, expires, ttl_ms };
 }
 
+export interface GrantHistory {
+  granted: Record<string, number>;
+  revoked: Record<string, readonly [number, number]>;
+}
+
 /**
- * Keeps the grant sequence of names that stay, stamps newly added names with `seq`, drops removed names.
+ * The grants after setting the granted names to `names` at sequence `seq`: names that stay keep their grant
+ * sequence, newly added names are stamped with `seq` (and leave the revoked map), and removed names move to
+ * the revoked map as [granted, seq].
  */
-export function regrant(current: SinceMap, names: readonly string[], seq: number): Record<string, number> {
-  return Object.fromEntries(names.map((n) => [n, Object.hasOwn(current, n) ? (current[n] ?? seq) : seq]));
+export function regrant(current: SinceMap, revoked: RevokedMap | undefined, names: readonly string[], seq: number): GrantHistory {
+  const wanted = new Set(names);
+  const granted: Record<string, number> = Object.fromEntries(
+    names.map((n) => [n, Object.hasOwn(current, n) ? (current[n] ?? seq) : seq]),
+  );
+  const history = new Map<string, readonly [number, number]>(Object.entries(revoked ?? {}).filter(([n]) => !wanted.has(n)));
+  for (const [n, since] of Object.entries(current)) if (!wanted.has(n)) history.set(n, [since, seq]);
+  // fromEntries (not assignment) so that a name such as "__proto__" stays an ordinary key.
+  return { granted, revoked: Object.fromEntries(history) };
 }

@@ -55,10 +55,14 @@ describe('sessions', () => {
     const s = await t.store.createSession('bob', 2);
     const first = await t.store.getSession(s.session_id);
     expect(first?.expires.toISOString()).toBe(s.expires);
+    expect(first?.renewed).toBe(false);
     await sleep(300);
     const later = await t.store.getSession(s.session_id);
     expect(later?.expires.getTime()).toBeGreaterThan(Date.parse(s.expires));
-    expect((await t.store.getSession(s.session_id))?.expires).toEqual(later?.expires);
+    expect(later?.renewed).toBe(true);
+    const again = await t.store.getSession(s.session_id);
+    expect(again?.expires).toEqual(later?.expires);
+    expect(again?.renewed).toBe(false);
   });
 
   it('is deleted on logout', async () => {

@@ -22,7 +22,11 @@ export interface SessionInfo {
 
 export interface ActiveSession {
   name: string;
+  /** The session's user as read while validating the session. */
+  user: UserRecord;
   expires: Date;
+  /** True when this lookup extended the session (sliding expiry): the client's cookie should be re-sent. */
+  renewed: boolean;
 }
 
 // Only a digest of the id is stored, so that reading the database does not hand out live session tokens.
@@ -68,7 +72,7 @@ export class SessionStore {
       return null;
     }
     if (session.ttl_ms - (expiresAt - now) <= session.ttl_ms * SLIDE_FRACTION) {
-      return { name: session.name, expires: new Date(expiresAt) };
+      return { name: session.name, user, expires: new Date(expiresAt), renewed: false };
     }
     const extended = new Date(now + session.ttl_ms);
     const record: SessionRecord = { ...session, expires: extended.toISOString() };
@@ -78,9 +82,9 @@ export class SessionStore {
       expectedVersion: stored.version,
       durable: false,
     });
-    if (written) return { name: session.name, expires: extended };
+    if (written) return { name: session.name, user, expires: extended, renewed: true };
     // Someone else wrote or deleted the session meanwhile (another extension, or a logout).
-    return (await this.#bucket.getRecord(key)) ? { name: session.name, expires: new Date(expiresAt) } : null;
+    return (await this.#bucket.getRecord(key)) ? { name: session.name, user, expires: new Date(expiresAt), renewed: false } : null;
   }
 
   async delete(id: unknown): Promise<boolean> {

@@ -6,6 +6,8 @@
 export type ErrorName =
   | 'bad_request'
   | 'unauthorized'
+  /** Sync Gateway's spelling for failed logins on the public API (its 401 bodies use the HTTP status text). */
+  | 'Unauthorized'
   | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'

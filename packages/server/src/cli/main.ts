@@ -1,8 +1,25 @@
 import { Command, InvalidArgumentError } from 'commander';
+import type { AuthStoreOptions } from '../auth/auth-store.ts';
+import { isValidScryptParams } from '../auth/password.ts';
 import { ConfigError, loadConfigFile, parseServerConfig } from '../config/load.ts';
 import { DEFAULT_CONFIG_INPUT } from '../config/schema.ts';
 import { startServer } from '../server.ts';
 import { VERSION } from '../server-context.ts';
+
+/**
+ * SYNCLINE_TEST_SCRYPT_N: for test suites only. Hashes new passwords with this (low) scrypt cost so that tests
+ * creating many users stay fast. Never set it in production: it weakens every password hashed meanwhile.
+ */
+function testAuthOptions(): AuthStoreOptions | undefined {
+  const raw = process.env['SYNCLINE_TEST_SCRYPT_N'];
+  if (raw === undefined || raw === '') return undefined;
+  const scrypt = { N: Number(raw), r: 8, p: 1 };
+  if (!isValidScryptParams(scrypt)) {
+    process.stderr.write('syncline: SYNCLINE_TEST_SCRYPT_N must be a power of two\n');
+    process.exit(2);
+  }
+  return { scrypt };
+}
 
 async function serve(opts: { config?: string }): Promise<void> {
   let config;
@@ -17,7 +34,9 @@ async function serve(opts: { config?: string }): Promise<void> {
   }
   let server;
   try {
-    server = await startServer(config);
+    const authOptions = testAuthOptions();
+    server = await startServer(config, authOptions ? { authOptions } : {});
+    if (authOptions) server.context.logger.warn('SYNCLINE_TEST_SCRYPT_N is set: passwords are hashed with a test-only, weak cost');
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`syncline: invalid configuration: ${err.message}\n`);

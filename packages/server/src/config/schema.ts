@@ -59,6 +59,10 @@ export const DatabaseConfigSchema = Type.Object(
     ),
     roles: Type.Optional(Type.Record(Type.String(), RoleConfigSchema, { description: 'Roles created or updated at startup, by name.' })),
     allow_empty_password: Type.Boolean({ default: false, description: 'Allow users without a password (they log in with an empty one).' }),
+    send_www_authenticate_header: Type.Boolean({
+      default: true,
+      description: 'Send `WWW-Authenticate: Basic` with 401 responses of the public API; false keeps browsers from showing a login dialog.',
+    }),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,9 @@ import type { DbContext } from './context.ts';
 import { AuthStore, type AuthStoreOptions } from '../auth/auth-store.ts';
 import { DEFAULT_SYNC_FUNCTION, SyncFunction } from '../channels/index.ts';
 
+/** Offline and Resyncing databases answer 503 except on the admin endpoints that manage them. */
+export type DatabaseState = 'Online' | 'Offline' | 'Resyncing';
+
 export interface DatabaseInfo {
   db_name: string;
   update_seq: number;
@@ -17,7 +20,7 @@ export interface DatabaseInfo {
   compact_running: boolean;
   purge_seq: number;
   disk_format_version: number;
-  state: 'Online' | 'Offline';
+  state: DatabaseState;
   server_uuid: string;
 }
 
@@ -29,7 +32,8 @@ export class Database implements DbContext, AsyncDisposable {
   readonly auth: AuthStore;
   readonly syncFunction: SyncFunction;
   readonly #startTime = Date.now() * 1000;
-  #state: 'Online' | 'Offline' = 'Online';
+  #state: DatabaseState = 'Online';
+  #closed = false;
 
   private constructor(
     readonly name: string,
@@ -43,7 +47,15 @@ export class Database implements DbContext, AsyncDisposable {
   ) {
     this.log = keyed(logger, 'CRUD', { db: name });
     this.syncFunction = syncFunction;
-    this.auth = new AuthStore(bucket, logger, { allowEmptyPassword: config.allow_empty_password, ...authOptions });
+    this.auth = new AuthStore(bucket, logger, {
+      allowEmptyPassword: config.allow_empty_password,
+      ...authOptions,
+      // A user or role write changes access: wake the change feeds.
+      onSequence: (seq) => {
+        this.notifier.announce(seq);
+        authOptions.onSequence?.(seq);
+      },
+    });
   }
 
   /**
@@ -75,8 +87,18 @@ export class Database implements DbContext, AsyncDisposable {
     }
   }
 
-  get state(): 'Online' | 'Offline' {
+  get state(): DatabaseState {
     return this.#state;
+  }
+
+  /** True once closed (reconfigured or removed): it cannot be brought online again. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** POST /{db}/_offline, _online and _resync move an open database between states. */
+  setState(state: DatabaseState): void {
+    if (!this.#closed) this.#state = state;
   }
 
   async info(): Promise<DatabaseInfo> {
@@ -96,6 +118,7 @@ export class Database implements DbContext, AsyncDisposable {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     this.#state = 'Offline';
     this.syncFunction.dispose();
     await this.bucket.close();

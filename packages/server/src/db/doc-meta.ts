@@ -32,8 +32,22 @@ export interface SyncMeta {
    * winner's tombstone body. JSON text of user properties plus `_attachments` (metadata only).
    */
   bodies: Record<string, string>;
-  /** Channels of the winning revision. */
+  /** Channels of the winning revision (the sync function's output for it). */
   channels: string[];
+  /**
+   * Channels the document has left → sequence of the change that removed it from each. Accumulates across
+   * revisions (a channel entered again is dropped), so a feed reader that missed the removing change still learns
+   * of it. Absent when empty.
+   */
+  removed?: Record<string, number>;
+  /** Channels of every non-winning leaf revision (conflicts, deleted ones included). Absent without conflicts. */
+  leafChannels?: Record<string, string[]>;
+  /** `access()` grants of the winning revision: grantee (user name or "role:NAME") → channels. Absent when empty. */
+  access?: Record<string, string[]>;
+  /** `role()` grants of the winning revision: user name → role names. Absent when empty. */
+  roles?: Record<string, string[]>;
+  /** When the sync function set an expiry for the winning revision: absolute Unix time in seconds. */
+  expiry?: number;
   /** True when the winning revision is a tombstone. */
   deleted: boolean;
   /** When the document was last tombstoned (ms since epoch), for the metadata purge interval. */
@@ -42,8 +56,11 @@ export interface SyncMeta {
   timeSaved: string;
 }
 
+/** Parses stored metadata; metadata written before a field existed reads with that field absent (or empty). */
 export function parseMeta(text: string): SyncMeta {
-  return JSON.parse(text) as SyncMeta;
+  const meta = JSON.parse(text) as SyncMeta;
+  if (!Array.isArray(meta.channels)) meta.channels = [];
+  return meta;
 }
 
 export function serializeMeta(meta: SyncMeta): string {

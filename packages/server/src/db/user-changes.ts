@@ -94,7 +94,8 @@ function place(record: ChangeRecord, view: View, since: FeedPosition): FeedItem 
     removal = min(removal, s < lostAt ? { trigger: lostAt, seq: s } : plain(s));
     from.push(c);
   };
-  for (const c of record.channels) {
+  // Channels the user lost, whether the document is still in them or left them too.
+  for (const c of [...record.channels, ...record.removed]) {
     const lostAt = view.lost.get(c) ?? view.lostAll;
     if (lostAt !== undefined) revoked(c, lostAt);
   }

@@ -3,6 +3,7 @@ import { badRequest, forbidden, methodNotAllowed, notFound, unavailable } from '
 import type { Logger } from '../base/logger.ts';
 import type { ServerContext } from '../server-context.ts';
 import { validateDocId } from '../db/crud/incoming.ts';
+import { authenticateRequest } from './authenticate.ts';
 import { applyCors } from './cors.ts';
 import { allDbs, serverInfo } from './handlers/server.ts';
 import { createDatabase } from './handlers/database.ts';
@@ -60,7 +61,9 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db' | 'use
   if (found.adminOnly && !base.admin) throw forbidden('Admin API only');
   // Admin endpoints (config, delete) still work on an offline database, so that it can be brought back.
   if (db.state !== 'Online' && !found.adminOnly) throw unavailable(`Database "${first}" is offline`);
-  return found.handler({ ...ctx, db, params: { ...ctx.params, ...match.params } });
+  const dbCtx = { ...ctx, db, params: { ...ctx.params, ...match.params } };
+  if (!base.admin) dbCtx.user = await authenticateRequest(dbCtx, found.auth ?? 'required');
+  return found.handler(dbCtx);
 }
 
 let requestCounter = 0;

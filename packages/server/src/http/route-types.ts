@@ -41,5 +41,11 @@ export interface Route {
   path: string;
   /** Only served on the admin listener. */
   adminOnly?: boolean;
+  /**
+   * Public API authentication (see authenticate.ts). 'required' (default): a valid login, or the GUEST user when
+   * it is enabled. 'optional': falls back to GUEST even when it is disabled and ignores a bad session cookie
+   * (Sync Gateway's publicPrivs, used by /{db}/_session); wrong Basic credentials are still refused.
+   */
+  auth?: 'required' | 'optional';
   handler: Handler;
 }

@@ -5,6 +5,9 @@ import { changesHandler } from './handlers/changes.ts';
 import * as database from './handlers/database.ts';
 import * as docs from './handlers/documents.ts';
 import * as local from './handlers/local.ts';
+import * as principals from './handlers/principals.ts';
+import * as session from './handlers/session.ts';
+import * as resync from './handlers/resync.ts';
 
 /**
  * Every route under /{db}/, in one table. Paths are the segments after the database name: `{doc}` is one
@@ -19,6 +22,10 @@ export const DATABASE_ROUTES: readonly Route[] = [
   { method: 'PUT', path: '_config', adminOnly: true, handler: database.putConfig },
   { method: 'POST', path: '_compact', adminOnly: true, handler: database.compact },
   { method: 'POST', path: '_purge', adminOnly: true, handler: database.purgeDocs },
+  { method: 'POST', path: '_offline', adminOnly: true, handler: resync.postOffline },
+  { method: 'POST', path: '_online', adminOnly: true, handler: resync.postOnline },
+  { method: 'GET', path: '_resync', adminOnly: true, handler: resync.getResync },
+  { method: 'POST', path: '_resync', adminOnly: true, handler: resync.postResync },
   { method: 'POST', path: '_ensure_full_commit', handler: database.ensureFullCommit },
   { method: 'GET', path: '_all_docs', handler: bulk.allDocsHandler },
   { method: 'POST', path: '_all_docs', handler: bulk.allDocsHandler },
@@ -27,6 +34,23 @@ export const DATABASE_ROUTES: readonly Route[] = [
   { method: 'POST', path: '_revs_diff', handler: bulk.revsDiffHandler },
   { method: 'GET', path: '_changes', handler: changesHandler },
   { method: 'POST', path: '_changes', handler: changesHandler },
+  { method: 'GET', path: '_session', auth: 'optional', handler: session.getSession },
+  { method: 'POST', path: '_session', auth: 'optional', handler: session.postSession },
+  { method: 'DELETE', path: '_session', auth: 'optional', handler: session.deleteSession },
+  { method: 'GET', path: '_session/{session}', adminOnly: true, handler: session.getSessionById },
+  { method: 'DELETE', path: '_session/{session}', adminOnly: true, handler: session.deleteSessionById },
+  { method: 'GET', path: '_user', adminOnly: true, handler: principals.listUsers },
+  { method: 'POST', path: '_user', adminOnly: true, handler: principals.postUser },
+  { method: 'GET', path: '_user/{name}', adminOnly: true, handler: principals.getUser },
+  { method: 'PUT', path: '_user/{name}', adminOnly: true, handler: principals.putUser },
+  { method: 'DELETE', path: '_user/{name}', adminOnly: true, handler: principals.deleteUser },
+  { method: 'DELETE', path: '_user/{name}/_session', adminOnly: true, handler: session.deleteUserSessions },
+  { method: 'DELETE', path: '_user/{name}/_session/{session}', adminOnly: true, handler: session.deleteUserSession },
+  { method: 'GET', path: '_role', adminOnly: true, handler: principals.listRoles },
+  { method: 'POST', path: '_role', adminOnly: true, handler: principals.postRole },
+  { method: 'GET', path: '_role/{name}', adminOnly: true, handler: principals.getRole },
+  { method: 'PUT', path: '_role/{name}', adminOnly: true, handler: principals.putRole },
+  { method: 'DELETE', path: '_role/{name}', adminOnly: true, handler: principals.deleteRole },
   { method: 'GET', path: '_local/{local}', handler: local.getLocalDoc },
   { method: 'PUT', path: '_local/{local}', handler: local.putLocalDoc },
   { method: 'DELETE', path: '_local/{local}', handler: local.deleteLocalDoc },

@@ -3,6 +3,8 @@ import type { DbContext } from '../context.ts';
 import { loadCurrent, requireRevision } from '../crud/read.ts';
 import { writeDocument, type WriteResult } from '../crud/write.ts';
 import type { AttachmentMeta } from '../doc-meta.ts';
+import { requireReadable } from '../access/doc-access.ts';
+import type { UserAccess } from '../access/user-access.ts';
 
 export interface AttachmentRead {
   meta: AttachmentMeta;
@@ -10,8 +12,11 @@ export interface AttachmentRead {
 }
 
 /** GET /{db}/{doc}/{attachment}: the bytes of one attachment of a revision (the winner by default). */
-export async function getAttachment(ctx: DbContext, docId: string, name: string, rev?: string): Promise<AttachmentRead> {
-  const { content } = requireRevision(await loadCurrent(ctx, docId), rev);
+export async function getAttachment(ctx: DbContext, docId: string, name: string, rev?: string, user: UserAccess | null = null): Promise<AttachmentRead> {
+  const current = await loadCurrent(ctx, docId);
+  const found = requireRevision(current, rev);
+  requireReadable(user, current.meta!, found.rev);
+  const { content } = found;
   const meta = content.attachments[name];
   if (!meta) throw notFound('missing attachment');
   const data = await ctx.bucket.getBlob(meta.digest);
@@ -27,7 +32,8 @@ function stubsOf(atts: Record<string, AttachmentMeta>): Record<string, unknown> 
 
 /**
  * PUT or DELETE of one attachment: a new revision of the document with that attachment replaced or removed.
- * With no `rev` the document must not exist yet (PUT creates it with just the attachment).
+ * With no `rev` the document must not exist yet (PUT creates it with just the attachment). `user` is the writer
+ * the sync function sees (null: admin).
  */
 export async function changeAttachment(
   ctx: DbContext,
@@ -35,6 +41,7 @@ export async function changeAttachment(
   name: string,
   rev: string | undefined,
   change: { data: Buffer; contentType: string } | null,
+  user: UserAccess | null = null,
 ): Promise<WriteResult> {
   const current = await loadCurrent(ctx, docId);
   let body: Record<string, unknown> = {};
@@ -53,6 +60,6 @@ export async function changeAttachment(
   return writeDocument(
     ctx,
     { id: docId, body, deleted: false, rev, revisions: undefined, attachments },
-    { newEdits: true, ...(change ? { follows: new Map([[name, change.data]]) } : {}) },
+    { newEdits: true, user, ...(change ? { follows: new Map([[name, change.data]]) } : {}) },
   );
 }

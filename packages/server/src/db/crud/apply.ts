@@ -1,7 +1,9 @@
+import type { SyncResult } from '../../channels/index.ts';
 import type { Cas, CommitPayload, DocumentCommit } from '../../storage/bucket.ts';
 import { compareWinning, leaves, pruneTree } from '../../document/index.ts';
 import type { RevTree } from '../../document/types.ts';
-import { serializeMeta, type AttachmentMap } from '../doc-meta.ts';
+import { serializeMeta, type AttachmentMap, type SyncMeta } from '../doc-meta.ts';
+import { channelFields, grantsOf, storedChannelsOf, winnerGrantsOf, type ChannelPlan } from './channel-state.ts';
 import { revisionContent, storeBody, type CurrentDoc, type RevisionContent } from './current.ts';
 
 export interface NewRevision {
@@ -9,6 +11,13 @@ export interface NewRevision {
   content: RevisionContent;
   /** The document's tree with the new revision (and any replicated ancestors) already added. */
   tree: RevTree;
+}
+
+/** The sync function's verdict on the new revision, and how to get one for another leaf that becomes the winner. */
+export interface RevisionSync {
+  result: SyncResult;
+  /** Runs the sync function on an existing leaf that becomes the winner (its grants are not stored). */
+  forWinner: (rev: string, content: RevisionContent) => SyncResult;
 }
 
 const bodyJson = (content: RevisionContent | null): string => content?.json ?? JSON.stringify(content?.body ?? {});
@@ -38,16 +47,42 @@ class PlannedCommit implements DocumentCommit {
     private readonly deleted: boolean,
     private readonly tombstonedAt: number | undefined,
     private readonly timeSaved: string,
+    private readonly old: SyncMeta | null,
+    private readonly channelPlan: ChannelPlan,
   ) {}
 
   build(seq: number): CommitPayload {
-    const { rev, tree, attachments, bodies, deleted, tombstonedAt, timeSaved } = this;
-    const meta =
-      tombstonedAt === undefined
-        ? { rev, tree, attachments, bodies, channels: [], deleted, timeSaved, seq }
-        : { rev, tree, attachments, bodies, channels: [], deleted, tombstonedAt, timeSaved, seq };
-    return { meta: serializeMeta(meta), change: { rev, deleted, channels: [], removed: [] }, deleted };
+    const { rev, tree, attachments, bodies, deleted, tombstonedAt, timeSaved, channelPlan } = this;
+    const fields = channelFields(this.old, channelPlan, seq);
+    const meta: SyncMeta = { rev, tree, attachments, bodies, ...fields, deleted, timeSaved, seq };
+    if (tombstonedAt !== undefined) meta.tombstonedAt = tombstonedAt;
+    const payload: CommitPayload = {
+      meta: serializeMeta(meta),
+      change: { rev, deleted, channels: fields.channels, removed: fields.removed ? Object.keys(fields.removed) : [] },
+      deleted,
+    };
+    if (channelPlan.grants) payload.grants = grantsOf(channelPlan.grants);
+    return payload;
   }
+}
+
+/**
+ * Channels of the new tree's leaves: the new revision's from its sync result, the others' from the metadata. A
+ * leaf other than the new revision that becomes the winner is run through the sync function again (as Sync
+ * Gateway does), since only its channels were kept, not its grants.
+ */
+function planChannels(doc: CurrentDoc, next: NewRevision, sync: RevisionSync, leafRevs: readonly string[], winner: string, winnerContent: RevisionContent | null): ChannelPlan {
+  const old = doc.meta;
+  const leafChannels = new Map<string, readonly string[]>();
+  for (const rev of leafRevs) {
+    if (rev === winner) continue;
+    leafChannels.set(rev, rev === next.rev ? sync.result.channels : storedChannelsOf(old, rev));
+  }
+  if (winner === next.rev) return { channels: sync.result.channels, leafChannels, grants: winnerGrantsOf(sync.result) };
+  if (old !== null && winner === old.rev) return { channels: old.channels, leafChannels, grants: undefined };
+  if (winnerContent === null) return { channels: storedChannelsOf(old, winner), leafChannels, grants: undefined };
+  const result = sync.forWinner(winner, winnerContent);
+  return { channels: result.channels, leafChannels, grants: winnerGrantsOf(result) };
 }
 
 /**
@@ -55,7 +90,7 @@ class PlannedCommit implements DocumentCommit {
  * winner, moves bodies between the documents table (live winner) and the metadata (other leaves), and
  * prepares the metadata for the changes log.
  */
-export function planCommit(doc: CurrentDoc, next: NewRevision, revsLimit: number): DocumentCommit {
+export function planCommit(doc: CurrentDoc, next: NewRevision, revsLimit: number, sync: RevisionSync): DocumentCommit {
   // A tree with no more revisions than the limit cannot have a branch deeper than it.
   const tree = Object.keys(next.tree).length > revsLimit ? pruneTree(next.tree, revsLimit).tree : next.tree;
   const leafRevs = leaves(tree);
@@ -82,6 +117,7 @@ export function planCommit(doc: CurrentDoc, next: NewRevision, revsLimit: number
   else if (oldWinnerLive && old.rev === winner) body = undefined;
   else body = bodyJson(winnerContent);
   if (body === undefined && !winnerDeleted && doc.stored?.body == null) body = bodyJson(winnerContent);
+  const channelPlan = planChannels(doc, next, sync, leafRevs, winner, winnerContent);
   const now = Date.now();
   return new PlannedCommit(
     doc.id,
@@ -95,5 +131,7 @@ export function planCommit(doc: CurrentDoc, next: NewRevision, revsLimit: number
     winnerDeleted,
     winnerDeleted ? (old?.deleted && old.tombstonedAt ? old.tombstonedAt : now) : undefined,
     new Date(now).toISOString(),
+    old,
+    channelPlan,
   );
 }

@@ -2,10 +2,14 @@ import { conflict, tooLarge } from '../../base/errors.ts';
 import { addHistory, addRevision, generationOf, isLeaf, makeRevId, makeRevIdFromJson } from '../../document/index.ts';
 import type { DocumentCommit } from '../../storage/bucket.ts';
 import { digestsForRevId, resolveAttachments } from '../attachments/resolve.ts';
+import type { SyncUser } from '../../channels/index.ts';
+import type { RevTree } from '../../document/types.ts';
+import { syncUserOf, type UserAccess } from '../access/user-access.ts';
 import type { DbContext } from '../context.ts';
-import { planCommit } from './apply.ts';
-import { knownAttachments, type CurrentDoc } from './current.ts';
+import { planCommit, type RevisionSync } from './apply.ts';
+import { knownAttachments, type CurrentDoc, type RevisionContent } from './current.ts';
 import { historyOf, type IncomingDoc } from './incoming.ts';
+import { syncRevision } from './sync-run.ts';
 
 export interface WriteOptions {
   /** false when replicating: revisions keep the IDs and history the client gives. */
@@ -14,6 +18,8 @@ export interface WriteOptions {
   rev?: string;
   /** Attachment bodies from a multipart request. */
   follows?: ReadonlyMap<string, Buffer>;
+  /** Who writes: the sync function's `user` (its require* checks). Undefined or null is the admin, who passes them all. */
+  user?: UserAccess | null;
 }
 
 /** `pins`: attachment digests pinned for this write; the caller unpins them after the commit attempt. */
@@ -63,6 +69,15 @@ async function attachmentsFor(ctx: DbContext, current: CurrentDoc, incoming: Inc
   });
 }
 
+/** Runs the sync function on the new revision (once per prepared write) and on a leaf that becomes the winner. */
+function syncFor(ctx: DbContext, current: CurrentDoc, tree: RevTree, rev: string, content: RevisionContent, opts: WriteOptions): RevisionSync {
+  const user: SyncUser | null = syncUserOf(opts.user ?? null);
+  return {
+    result: syncRevision(ctx, current, tree, rev, content, user),
+    forWinner: (winner, winnerContent) => syncRevision(ctx, current, tree, winner, winnerContent, user),
+  };
+}
+
 /** Works out the storage write for one incoming document against the document's current state. */
 export async function prepareWrite(ctx: DbContext, current: CurrentDoc, incoming: IncomingDoc, opts: WriteOptions): Promise<Prepared> {
   const pins: string[] = [];
@@ -87,7 +102,8 @@ async function prepareWithPins(ctx: DbContext, current: CurrentDoc, incoming: In
       : makeRevIdFromJson({ parent, deleted: incoming.deleted, body: incoming.body }, json);
     if (tree[rev]) throw conflict();
     const next = { rev, tree: addRevision(tree, rev, parent, incoming.deleted), content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
-    return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit), pins };
+    const sync = syncFor(ctx, current, next.tree, rev, next.content, opts);
+    return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit, sync), pins };
   }
   const history = historyOf(incoming);
   const rev = history[0]!;
@@ -96,5 +112,6 @@ async function prepareWithPins(ctx: DbContext, current: CurrentDoc, incoming: In
   const parent = merged[rev]?.parent ?? null;
   const attachments = await attachmentsFor(ctx, current, incoming, parent, generationOf(rev), opts, pins);
   const next = { rev, tree: merged, content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
-  return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit), pins };
+  const sync = syncFor(ctx, current, merged, rev, next.content, opts);
+  return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit, sync), pins };
 }

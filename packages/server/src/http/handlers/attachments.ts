@@ -4,8 +4,8 @@ import { readBody } from '../body.ts';
 import type { Handler } from '../route-types.ts';
 import { revFromRequest } from './negotiate.ts';
 
-export const getAttachmentHandler: Handler = async ({ db, params, query }) => {
-  const { meta, data } = await getAttachment(db, validateDocId(params.doc), params.attachment!, query.string('rev'));
+export const getAttachmentHandler: Handler = async ({ db, params, query, user }) => {
+  const { meta, data } = await getAttachment(db, validateDocId(params.doc), params.attachment!, query.string('rev'), user);
   return {
     status: 200,
     body: data,
@@ -17,11 +17,11 @@ export const putAttachmentHandler: Handler = async (ctx) => {
   const { db, params, req } = ctx;
   const data = await readBody(req, db.config.max_attachment_size);
   const contentType = req.headers['content-type'] ?? 'application/octet-stream';
-  const result = await changeAttachment(db, validateDocId(params.doc), params.attachment!, revFromRequest(ctx), { data, contentType });
+  const result = await changeAttachment(db, validateDocId(params.doc), params.attachment!, revFromRequest(ctx), { data, contentType }, ctx.user);
   return { status: 201, json: { ok: true, ...result }, headers: { ETag: `"${result.rev}"` } };
 };
 
 export const deleteAttachmentHandler: Handler = async (ctx) => {
-  const result = await changeAttachment(ctx.db, validateDocId(ctx.params.doc), ctx.params.attachment!, revFromRequest(ctx), null);
+  const result = await changeAttachment(ctx.db, validateDocId(ctx.params.doc), ctx.params.attachment!, revFromRequest(ctx), null, ctx.user);
   return { status: 200, json: { ok: true, ...result } };
 };

@@ -11,7 +11,7 @@ import { readJson } from '../body.ts';
 import type { Handler } from '../route-types.ts';
 import { accepts } from './negotiate.ts';
 
-export const bulkDocs: Handler = async ({ db, req }) => {
+export const bulkDocs: Handler = async ({ db, req, user }) => {
   const body = await readJson(req);
   if (!isPlainObject(body) || !Array.isArray(body.docs)) throw badRequest('Request body must be {"docs": [...]}');
   const newEdits = body.new_edits === undefined ? true : body.new_edits;
@@ -27,7 +27,7 @@ export const bulkDocs: Handler = async ({ db, req }) => {
     }
   });
   const valid = parsed.filter((p): p is IncomingDoc => 'body' in p);
-  const written = await writeDocuments(db, valid, { newEdits });
+  const written = await writeDocuments(db, valid, { newEdits, user });
   let next = 0;
   const results = parsed.map((p) => {
     if (!('body' in p)) return p;
@@ -48,11 +48,11 @@ function parseBulkGet(body: unknown): BulkGetRequest[] {
   });
 }
 
-export const bulkGetDocs: Handler = async ({ db, req, query }) => {
+export const bulkGetDocs: Handler = async ({ db, req, query, user }) => {
   const requests = parseBulkGet(await readJson(req));
   const multipart = accepts(req, 'multipart/mixed') && !accepts(req, 'application/json', true);
   const attachments = query.bool('attachments');
-  const results = await bulkGet(db, requests, { revs: query.bool('revs'), attachments, follows: multipart && attachments });
+  const results = await bulkGet(db, requests, { revs: query.bool('revs'), attachments, follows: multipart && attachments }, user);
   if (!multipart) {
     return { status: 200, json: { results: results.map((r) => ({ id: r.id, docs: r.docs.map((d) => ('ok' in d ? { ok: d.ok.doc } : d)) })) } };
   }
@@ -66,7 +66,7 @@ function keysFrom(value: unknown): string[] {
   return value as string[];
 }
 
-export const allDocsHandler: Handler = async ({ db, query, req }) => {
+export const allDocsHandler: Handler = async ({ db, query, req, user }) => {
   let keys: string[] | undefined;
   if (req.method === 'POST') {
     const body = await readJson(req);
@@ -90,14 +90,14 @@ export const allDocsHandler: Handler = async ({ db, query, req }) => {
   if (end !== undefined) opts.endKey = end;
   if (limit !== undefined) opts.limit = limit;
   if (skip !== undefined) opts.skip = skip;
-  return { status: 200, json: await allDocs(db, opts) };
+  return { status: 200, json: await allDocs(db, opts, user) };
 };
 
-export const revsDiffHandler: Handler = async ({ db, req }) => {
+export const revsDiffHandler: Handler = async ({ db, req, user }) => {
   const body = await readJson(req);
   if (!isPlainObject(body)) throw badRequest('Request body must be a JSON object');
   for (const [id, revs] of Object.entries(body)) {
     if (!Array.isArray(revs) || !revs.every((r) => typeof r === 'string' && isValidRevId(r))) throw badRequest(`Revisions for "${id}" must be an array of revision IDs`);
   }
-  return { status: 200, json: await revsDiff(db, body as Record<string, string[]>) };
+  return { status: 200, json: await revsDiff(db, body as Record<string, string[]>, user) };
 };

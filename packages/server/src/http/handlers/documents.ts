@@ -9,6 +9,7 @@ import { checkJsonDepth, mediaType, parseJson, readBody, readJson } from '../bod
 import type { Query } from '../query.ts';
 import type { Handler, RequestContext } from '../route-types.ts';
 import { accepts, revFromRequest } from './negotiate.ts';
+import { canReadRevision, requireReadable } from '../../db/access/doc-access.ts';
 
 function readOptions(query: Query): ReadOptions {
   const attsSince = query.json('atts_since');
@@ -39,14 +40,18 @@ function parseOpenRevs(query: Query): 'all' | string[] | undefined {
 const partsOf = (parts: Array<{ name: string; contentType: string; data: Buffer }>) =>
   parts.map((p) => ({ name: p.name, contentType: p.contentType, data: p.data }));
 
-export const getDocument: Handler = async ({ db, params, query, req }) => {
+export const getDocument: Handler = async ({ db, params, query, req, user }) => {
   const id = validateDocId(params.doc);
   const opts = readOptions(query);
   const current = await loadCurrent(db, id);
   const open = parseOpenRevs(query);
   if (open !== undefined) {
     const multipart = accepts(req, 'multipart/mixed');
-    const results = await openRevs(db, current, open, { ...opts, follows: multipart && opts.attachments === true });
+    const results = (await openRevs(db, current, open, { ...opts, follows: multipart && opts.attachments === true })).map((r) =>
+      'ok' in r && current.meta && !canReadRevision(user, current.meta, r.ok.doc._rev as string)
+        ? { ok: { doc: { _id: id, _rev: r.ok.doc._rev, _removed: true }, parts: [] } }
+        : r,
+    );
     if (!multipart) return { status: 200, json: results.map((r) => ('ok' in r ? { ok: r.ok.doc } : r)) };
     const encoded = encodeRevisionsMixed(results.map((r) => ('ok' in r ? { doc: r.ok.doc, attachments: partsOf(r.ok.parts) } : r)));
     return { status: 200, body: encoded.body, headers: { 'Content-Type': encoded.contentType } };
@@ -54,6 +59,7 @@ export const getDocument: Handler = async ({ db, params, query, req }) => {
   const rev = query.string('rev');
   if (rev !== undefined && !isValidRevId(rev)) throw badRequest(`Invalid rev: ${rev}`);
   const found = requireRevision(current, rev);
+  requireReadable(user, current.meta!, found.rev);
   const related = opts.attachments === true && accepts(req, 'multipart/related') && !accepts(req, 'application/json', true);
   const { doc, parts } = await formatRevision(db, current, found.rev, found.content, { ...opts, follows: related });
   const etag = { ETag: `"${found.rev}"` };
@@ -87,15 +93,15 @@ export const putDocument: Handler = async (ctx) => {
   const incoming = splitIncoming(raw, id);
   const newEdits = query.bool('new_edits', true);
   const rev = revFromRequest(ctx);
-  const result = await writeDocument(db, incoming, { newEdits, ...(rev ? { rev } : {}), ...(follows ? { follows } : {}) });
+  const result = await writeDocument(db, incoming, { newEdits, user: ctx.user, ...(rev ? { rev } : {}), ...(follows ? { follows } : {}) });
   return { status: 201, json: { ok: true, id: result.id, rev: result.rev }, headers: { ETag: `"${result.rev}"` } };
 };
 
-export const postDocument: Handler = async ({ db, req }) => {
+export const postDocument: Handler = async ({ db, req, user }) => {
   const raw = await readJson(req);
   const withId = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && !('_id' in raw) ? { ...raw, _id: randomUUID().replaceAll('-', '') } : raw;
   const incoming = splitIncoming(withId);
-  const result = await writeDocument(db, incoming, { newEdits: true });
+  const result = await writeDocument(db, incoming, { newEdits: true, user });
   return { status: 201, json: { ok: true, id: result.id, rev: result.rev }, headers: { ETag: `"${result.rev}"` } };
 };
 
@@ -103,6 +109,6 @@ export const deleteDocument: Handler = async (ctx) => {
   const id = validateDocId(ctx.params.doc);
   const rev = revFromRequest(ctx);
   if (rev === undefined) throw conflict('Document update conflict: a rev is required to delete');
-  const result = await writeDocument(ctx.db, { id, body: {}, deleted: true, rev, revisions: undefined, attachments: undefined }, { newEdits: true });
+  const result = await writeDocument(ctx.db, { id, body: {}, deleted: true, rev, revisions: undefined, attachments: undefined }, { newEdits: true, user: ctx.user });
   return { status: 200, json: { ok: true, id: result.id, rev: result.rev }, headers: { ETag: `"${result.rev}"` } };
 };
