@@ -138,17 +138,25 @@ interface Client {
   have: Set<string>;
 }
 
-/** Pulls the user's feed from where the client left off, applying it the way a replicator does. */
-async function follow(pub: string, user: string, client: Client): Promise<void> {
-  const feed = await ok('GET', `${pub}/_changes?since=${encodeURIComponent(String(client.since))}`, undefined, auth(user));
-  for (const entry of feed.results as Array<{ id: string; deleted?: boolean; removed?: string[] }>) {
-    if (entry.deleted || entry.removed) client.have.delete(entry.id);
-    else client.have.add(entry.id);
+/**
+ * Pulls the user's feed from where the client left off, applying it the way a replicator does. With a limit
+ * it pages through, resuming from each page's last_seq (compound positions included).
+ */
+async function follow(pub: string, user: string, client: Client, limit?: number): Promise<void> {
+  for (let page = 0; page < 100; page++) {
+    const query = `since=${encodeURIComponent(String(client.since))}${limit ? `&limit=${limit}` : ''}`;
+    const feed = await ok('GET', `${pub}/_changes?${query}`, undefined, auth(user));
+    for (const entry of feed.results as Array<{ id: string; deleted?: boolean; removed?: string[] }>) {
+      if (entry.deleted || entry.removed) client.have.delete(entry.id);
+      else client.have.add(entry.id);
+    }
+    client.since = feed.last_seq;
+    if (!limit || feed.results.length < limit) return;
   }
-  client.since = feed.last_seq;
+  throw new Error('feed did not end');
 }
 
-async function checkUser(pub: string, user: string, model: Model, client: Client, revs: Map<string, string>): Promise<void> {
+async function checkUser(pub: string, user: string, model: Model, client: { whole: Client; paged: Client }, revs: Map<string, string>): Promise<void> {
   const expected = model.visibleTo(user);
   const h = auth(user);
   const allDocs = await ok('GET', `${pub}/_all_docs`, undefined, h);
@@ -158,8 +166,10 @@ async function checkUser(pub: string, user: string, model: Model, client: Client
   const live = (changes.results as Array<{ id: string; deleted?: boolean; removed?: string[] }>).filter((e) => !e.deleted && !e.removed);
   expect(live.map((e) => e.id).sort(), `_changes since 0 of ${user}`).toEqual(expected);
 
-  await follow(pub, user, client);
-  expect([...client.have].sort(), `incremental _changes of ${user}`).toEqual(expected);
+  await follow(pub, user, client.whole);
+  expect([...client.whole.have].sort(), `incremental _changes of ${user}`).toEqual(expected);
+  await follow(pub, user, client.paged, 2);
+  expect([...client.paged.have].sort(), `incremental _changes of ${user}, two at a time`).toEqual(expected);
 
   const bulk = await ok('POST', `${pub}/_bulk_get`, { docs: DOC_IDS.map((id) => ({ id })) }, h);
   const readable = bulk.results.filter((r: { docs: Array<{ ok?: unknown }> }) => r.docs[0]?.ok).map((r: { id: string }) => r.id).sort();
@@ -190,16 +200,23 @@ describe('access control property', () => {
           const pub = `${server.url}/${name}`;
           const model = new Model();
           const revs = new Map<string, string>();
-          const clients = new Map<string, Client>();
+          const clients = new Map<string, { whole: Client; paged: Client }>();
           for (const [i, user] of USERS.entries()) {
             await ok('PUT', `${admin}/_user/${user}`, { password: PASSWORD, admin_channels: initialChannels[i] });
             model.users.set(user, { channels: initialChannels[i]!, roles: [] });
-            clients.set(user, { since: 0, have: new Set() });
+            clients.set(user, { whole: { since: 0, have: new Set() }, paged: { since: 0, have: new Set() } });
           }
           try {
-            for (const a of actions) {
+            for (const [step, a] of actions.entries()) {
               await apply(admin, a, model, revs);
-              for (const user of USERS) await checkUser(pub, user, model, clients.get(user)!, revs);
+              for (const user of USERS) {
+                try {
+                  await checkUser(pub, user, model, clients.get(user)!, revs);
+                } catch (err) {
+                  (err as Error).message = `after step ${step} (${JSON.stringify(a)}): ${(err as Error).message}`;
+                  throw err;
+                }
+              }
             }
           } finally {
             await request('DELETE', `${server.adminUrl}/${name}/`);

@@ -96,7 +96,7 @@ describe('users', () => {
     const s3 = await bucket.lastSequence();
     await store.putRole('r', { admin_channels: ['x', 'y'] });
     const s4 = await bucket.lastSequence();
-    expect(await store.getRole('r')).toEqual({ name: 'r', admin_channels: { x: s3, y: s4 } });
+    expect(await store.getRole('r')).toEqual({ name: 'r', admin_channels: { x: s3, y: s4 }, lives: [[s3, null]] });
     expect(announced).toEqual([s1, s2, s3, s4]);
   });
 
@@ -130,7 +130,12 @@ describe('users', () => {
     const roleGranted = await bucket.lastSequence();
     await store.putRole('staff', { admin_channels: ['y'] });
     const roleRevoked = await bucket.lastSequence();
-    expect(await store.getRole('staff')).toEqual({ name: 'staff', admin_channels: { y: roleGranted }, revoked_channels: { x: [roleGranted, roleRevoked] } });
+    expect(await store.getRole('staff')).toEqual({
+      name: 'staff',
+      admin_channels: { y: roleGranted },
+      revoked_channels: { x: [roleGranted, roleRevoked] },
+      lives: [[roleGranted, null]],
+    });
   });
 
   it('refuses to create over an existing user or role with createOnly (409)', async () => {
@@ -188,6 +193,7 @@ describe('roles', () => {
       admin_channels: { x: created },
       revoked_channels: { y: [created, narrowed] },
       deleted_seq: deleted,
+      lives: [[created, deleted]],
     });
     // Deleting again changes nothing.
     expect(await store.deleteRole('staff')).toBe(false);
@@ -200,6 +206,10 @@ describe('roles', () => {
       name: 'staff',
       admin_channels: { x: recreated, z: recreated },
       revoked_channels: { y: [created, narrowed] },
+      lives: [
+        [created, deleted],
+        [recreated, null],
+      ],
     });
     expect(await store.listRoles()).toEqual(['staff']);
   });

@@ -54,10 +54,17 @@ export function nextRole(name: string, current: RoleRecord | null, update: RoleU
       name,
       admin_channels: channels ? channels.granted : current.admin_channels,
       ...(revoked ? { revoked_channels: revoked } : {}),
+      ...(current.lives ? { lives: current.lives } : {}),
     };
   }
   const fresh = regrant({}, current ? tombstoneHistory(current) : undefined, update.admin_channels ?? [], seq);
-  return { name, admin_channels: fresh.granted, revoked_channels: fresh.revoked };
+  const past = current ? livesOf(current) : [];
+  return { name, admin_channels: fresh.granted, revoked_channels: fresh.revoked, lives: [...past, [seq, null]] };
+}
+
+/** The existence spans of a role record; records without them existed from 0 (until their deletion). */
+export function livesOf(role: RoleRecord): ReadonlyArray<readonly [number, number | null]> {
+  return role.lives ?? [[0, role.deleted_seq ?? null]];
 }
 
 /** The tombstone left by deleting a live role at `seq`: its grants are kept, ending at the deletion. */
@@ -67,5 +74,6 @@ export function roleTombstone(role: RoleRecord, seq: number): RoleRecord {
     admin_channels: role.admin_channels,
     ...(role.revoked_channels ? { revoked_channels: role.revoked_channels } : {}),
     deleted_seq: seq,
+    lives: livesOf(role).map(([from, to]) => [from, to ?? seq] as const),
   };
 }

@@ -30,6 +30,12 @@ export interface RoleRecord {
   revoked_channels?: RevokedMap;
   /** Set when the role was deleted (a tombstone kept for revocation history): the deleting sequence. */
   deleted_seq?: number;
+  /**
+   * When the role existed: [created, deleted] sequences, the last one open (null) while it exists. A role
+   * grants nothing outside these spans, even through standing document grants to `role:NAME`. Records
+   * written before this field existed count as existing since 0.
+   */
+  lives?: ReadonlyArray<readonly [number, number | null]>;
 }
 
 export interface UserRecord {
@@ -91,6 +97,7 @@ export function encodeRole(role: RoleRecord): string {
     admin_channels: sortedEntries(role.admin_channels),
     ...optionalRevoked('revoked_channels', role.revoked_channels),
     ...(role.deleted_seq !== undefined ? { deleted_seq: role.deleted_seq } : {}),
+    ...(role.lives !== undefined ? { lives: role.lives } : {}),
   });
 }
 
@@ -148,12 +155,13 @@ export function decodeUser(key: string, text: string): UserRecord {
 }
 
 export function decodeRole(key: string, text: string): RoleRecord {
-  const { name, admin_channels, revoked_channels, deleted_seq } = parse(key, text);
+  const { name, admin_channels, revoked_channels, deleted_seq, lives } = parse(key, text);
   if (
     typeof name !== 'string' ||
     !isSinceMap(admin_channels) ||
     (revoked_channels !== undefined && !isRevokedMap(revoked_channels)) ||
-    (deleted_seq !== undefined && !isSeq(deleted_seq))
+    (deleted_seq !== undefined && !isSeq(deleted_seq)) ||
+    (lives !== undefined && !isLives(lives))
   ) {
     throw internalError(`Corrupt auth record ${key}`);
   }
@@ -162,7 +170,12 @@ export function decodeRole(key: string, text: string): RoleRecord {
     admin_channels,
     ...(revoked_channels !== undefined ? { revoked_channels } : {}),
     ...(deleted_seq !== undefined ? { deleted_seq } : {}),
+    ...(lives !== undefined ? { lives } : {}),
   };
+}
+
+function isLives(value: unknown): value is Array<[number, number | null]> {
+  return Array.isArray(value) && value.every((v) => Array.isArray(v) && v.length === 2 && isSeq(v[0]) && (v[1] === null || isSeq(v[1])));
 }
 
 /** Null for anything that is not a well-formed session record (sessions are never worth an error). */

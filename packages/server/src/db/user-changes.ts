@@ -46,7 +46,8 @@ interface View {
 
 function viewOf(access: UserAccess, since: FeedPosition, filter: readonly string[] | undefined): View {
   const star = access.channels.get(STAR_CHANNEL);
-  const lostMap = lostChannels(access, since.trigger);
+  // Mid-way through a trigger's block the client is still in the state before that trigger.
+  const lostMap = lostChannels(access, since.seq === FINAL ? since.trigger : since.trigger - 1);
   const lostStar = lostMap.get(STAR_CHANNEL);
   lostMap.delete(STAR_CHANNEL);
   if (!filter) {
@@ -81,19 +82,19 @@ function place(record: ChangeRecord, view: View, since: FeedPosition): FeedItem 
 
   // Not readable now. A client starting from scratch has nothing to purge.
   if (since.trigger === 0 && since.seq === FINAL) return null;
+  // Each reason to purge has its own position; one the client has already passed must not hide a newer one.
   let removal: FeedPosition | null = null;
   const from: string[] = [];
-  for (const c of record.removed) {
-    const grantedAt = view.channels.get(c);
-    if (grantedAt !== undefined && s >= grantedAt) {
-      removal = min(removal, plain(s));
-      from.push(c);
-    }
-  }
-  const revoked = (c: string, lostAt: number): void => {
-    removal = min(removal, s < lostAt ? { trigger: lostAt, seq: s } : plain(s));
+  const consider = (c: string, position: FeedPosition): void => {
+    if (comparePositions(position, since) <= 0) return;
+    removal = min(removal, position);
     from.push(c);
   };
+  for (const c of record.removed) {
+    const grantedAt = view.channels.get(c);
+    if (grantedAt !== undefined && s >= grantedAt) consider(c, plain(s));
+  }
+  const revoked = (c: string, lostAt: number): void => consider(c, s < lostAt ? { trigger: lostAt, seq: s } : plain(s));
   // Channels the user lost, whether the document is still in them or left them too.
   for (const c of [...record.channels, ...record.removed]) {
     const lostAt = view.lost.get(c) ?? view.lostAll;

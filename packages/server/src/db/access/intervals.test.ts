@@ -63,4 +63,18 @@ describe('access intervals', () => {
     expect(currentChannels(map).has('x')).toBe(false);
     expect(Object.fromEntries(channelsLostSince(map, 3))).toEqual({ x: 6 });
   });
+
+  it('counts a role channel only while the role exists, across deletion and re-creation', () => {
+    const roles = new Map<string, RoleRecord>([
+      ['r', { name: 'r', admin_channels: {}, lives: [[5, 9], [12, null]] }],
+    ]);
+    // Membership and the role's channel were granted by documents before the role existed.
+    const grants = [grant('alice', 'role', 'r', 2), grant('role:r', 'channel', 'x', 3)];
+    const map = channelIntervals(user(), roles, grants);
+    expect(map.get('x')).toEqual([
+      { from: 5, to: 9 },
+      { from: 12, to: Infinity },
+    ]);
+    expect(Object.fromEntries(currentChannels(map))).toEqual({ '!': 0, x: 12 });
+  });
 });

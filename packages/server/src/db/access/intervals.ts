@@ -1,6 +1,7 @@
 import { PUBLIC_CHANNEL } from '../../channels/index.ts';
 import type { RevokedMap, RoleRecord, SinceMap, UserRecord } from '../../auth/records.ts';
 import type { GrantRecord } from '../../storage/bucket.ts';
+import { livesOf } from '../../auth/principal-writes.ts';
 
 /** A span of sequences [from, to) during which a grant held; `to` is Infinity while it stands. */
 export interface Interval {
@@ -56,16 +57,20 @@ export function channelIntervals(
   for (const [roleName, memberships] of roleIntervals(user, grants)) {
     const role = roles.get(roleName);
     if (!role) continue;
-    const alive = role.deleted_seq ?? Infinity;
+    const lives = livesOf(role).map(([from, to]) => ({ from, to: to ?? Infinity }));
     const own: IntervalMap = new Map();
-    if (role.deleted_seq === undefined) addSince(own, role.admin_channels);
-    else addSince(own, role.admin_channels, alive);
-    addRevoked(own, role.revoked_channels, alive);
+    addSince(own, role.admin_channels, role.deleted_seq ?? Infinity);
+    addRevoked(own, role.revoked_channels);
     addGrants(own, grants, `role:${roleName}`, 'channel');
     for (const [channel, spans] of own) {
       for (const span of spans) {
         for (const member of memberships) {
-          add(map, channel, { from: Math.max(span.from, member.from), to: Math.min(span.to, member.to, alive) });
+          for (const life of lives) {
+            add(map, channel, {
+              from: Math.max(span.from, member.from, life.from),
+              to: Math.min(span.to, member.to, life.to),
+            });
+          }
         }
       }
     }
