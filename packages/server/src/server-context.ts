@@ -51,7 +51,8 @@ export class ServerContext implements AsyncDisposable {
       await bucket.close();
       if (err instanceof SyncFunctionError) {
         const where = err.line === undefined || err.message.includes(`line ${err.line}`) ? '' : ` (line ${err.line})`;
-        throw new ConfigError(`databases.${name}.sync`, `${err.message}${where}`);
+        const field = err.message.startsWith('import filter') ? 'import_filter' : 'sync';
+        throw new ConfigError(`databases.${name}.${field}`, `${err.message}${where}`);
       }
       if (isSynclineError(err) && err.status === 400) throw new ConfigError(`databases.${name}`, err.reason);
       throw err;

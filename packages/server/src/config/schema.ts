@@ -58,6 +58,28 @@ export const DatabaseConfigSchema = Type.Object(
       }),
     ),
     roles: Type.Optional(Type.Record(Type.String(), RoleConfigSchema, { description: 'Roles created or updated at startup, by name.' })),
+    enable_shared_bucket_access: Type.Boolean({
+      default: true,
+      description:
+        'Server apps share the documents table: their direct writes (SQL INSERT/UPDATE/DELETE) are detected and imported. Sync metadata always lives beside the body, never in it.',
+    }),
+    import_docs: Type.Optional(
+      Type.Boolean({
+        description:
+          'Whether this node imports direct writes (unset: yes). false keeps it out of import work (workload isolation); ignored, with a warning, when enable_shared_bucket_access is false.',
+      }),
+    ),
+    import_filter: Type.Optional(
+      Type.String({
+        description: 'JavaScript `function (doc) { return ...; }`: documents it does not accept are not imported (re-checked when they change).',
+      }),
+    ),
+    metadata_purge_interval: Type.Number({
+      default: 3,
+      exclusiveMinimum: 0,
+      description:
+        'Days after which tombstones are purged (metadata and change entries), so they stop replicating. Clients offline for longer may keep documents deleted meanwhile.',
+    }),
     allow_empty_password: Type.Boolean({ default: false, description: 'Allow users without a password (they log in with an empty one).' }),
     send_www_authenticate_header: Type.Boolean({
       default: true,

@@ -4,7 +4,8 @@ import type { Bucket, Collection } from '../storage/bucket.ts';
 import type { ChangeNotifier } from './change-notifier.ts';
 import type { BlobPins } from './attachments/blob-pins.ts';
 import type { AuthStore } from '../auth/auth-store.ts';
-import type { SyncFunction } from '../channels/index.ts';
+import type { ImportFilter, SyncFunction } from '../channels/index.ts';
+import type { ImportStats } from './import/import-stats.ts';
 
 /** What the database operations need: storage, configuration, logging and the change notifier. */
 export interface DbContext {
@@ -19,4 +20,9 @@ export interface DbContext {
   readonly auth: AuthStore;
   /** Compiled once per configuration. */
   readonly syncFunction: SyncFunction;
+  /** The import filter, when configured (documents it refuses are not imported). */
+  readonly importFilter: ImportFilter | null;
+  /** Whether direct writes to the documents table are imported (shared bucket access). */
+  readonly sharedAccess: boolean;
+  readonly importStats: ImportStats;
 }

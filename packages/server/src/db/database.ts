@@ -6,7 +6,26 @@ import { ChangeNotifier } from './change-notifier.ts';
 import { BlobPins } from './attachments/blob-pins.ts';
 import type { DbContext } from './context.ts';
 import { AuthStore, type AuthStoreOptions } from '../auth/auth-store.ts';
-import { DEFAULT_SYNC_FUNCTION, SyncFunction } from '../channels/index.ts';
+import { DEFAULT_SYNC_FUNCTION, ImportFilter, SyncFunction } from '../channels/index.ts';
+import { ImportStats } from './import/import-stats.ts';
+
+interface Scripts {
+  syncFunction: SyncFunction;
+  importFilter: ImportFilter | null;
+}
+
+/** Compiles the database's JavaScript; throws SyncFunctionError (naming the line) when one does not compile. */
+function compileScripts(name: string, config: DatabaseConfig): Scripts {
+  const timeoutMs = Math.round(config.javascript_timeout_secs * 1000);
+  const syncFunction = SyncFunction.compile(config.sync ?? DEFAULT_SYNC_FUNCTION, { dbName: name, timeoutMs });
+  if (config.import_filter === undefined) return { syncFunction, importFilter: null };
+  try {
+    return { syncFunction, importFilter: ImportFilter.compile(config.import_filter, { dbName: name, timeoutMs }) };
+  } catch (err) {
+    syncFunction.dispose();
+    throw err;
+  }
+}
 
 /** Offline and Resyncing databases answer 503 except on the admin endpoints that manage them. */
 export type DatabaseState = 'Online' | 'Offline' | 'Resyncing';
@@ -31,6 +50,9 @@ export class Database implements DbContext, AsyncDisposable {
   readonly log: Logger;
   readonly auth: AuthStore;
   readonly syncFunction: SyncFunction;
+  readonly importFilter: ImportFilter | null;
+  readonly sharedAccess: boolean;
+  readonly importStats = new ImportStats();
   readonly #startTime = Date.now() * 1000;
   #state: DatabaseState = 'Online';
   #closed = false;
@@ -42,11 +64,13 @@ export class Database implements DbContext, AsyncDisposable {
     readonly collection: Collection,
     logger: Logger,
     readonly serverUuid: string,
-    syncFunction: SyncFunction,
+    scripts: Scripts,
     authOptions: AuthStoreOptions,
   ) {
     this.log = keyed(logger, 'CRUD', { db: name });
-    this.syncFunction = syncFunction;
+    this.syncFunction = scripts.syncFunction;
+    this.importFilter = scripts.importFilter;
+    this.sharedAccess = config.enable_shared_bucket_access;
     this.auth = new AuthStore(bucket, logger, {
       allowEmptyPassword: config.allow_empty_password,
       ...authOptions,
@@ -70,19 +94,17 @@ export class Database implements DbContext, AsyncDisposable {
     serverUuid: string,
     authOptions: AuthStoreOptions = {},
   ): Promise<Database> {
-    const syncFunction = SyncFunction.compile(config.sync ?? DEFAULT_SYNC_FUNCTION, {
-      dbName: name,
-      timeoutMs: Math.round(config.javascript_timeout_secs * 1000),
-    });
+    const scripts = compileScripts(name, config);
     try {
       const collection = await bucket.collection();
-      const db = new Database(name, config, bucket, collection, logger, serverUuid, syncFunction, authOptions);
+      const db = new Database(name, config, bucket, collection, logger, serverUuid, scripts, authOptions);
       db.notifier.announce(await bucket.lastSequence());
       await db.auth.applyConfigPrincipals({ ...(config.users ? { users: config.users } : {}), ...(config.roles ? { roles: config.roles } : {}) });
       db.notifier.announce(await bucket.lastSequence());
       return db;
     } catch (err) {
-      syncFunction.dispose();
+      scripts.syncFunction.dispose();
+      scripts.importFilter?.dispose();
       throw err;
     }
   }
@@ -121,6 +143,7 @@ export class Database implements DbContext, AsyncDisposable {
     this.#closed = true;
     this.#state = 'Offline';
     this.syncFunction.dispose();
+    this.importFilter?.dispose();
     await this.bucket.close();
   }
 
