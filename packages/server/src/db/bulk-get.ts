@@ -1,3 +1,4 @@
+import { readManyImported } from './import/importer.ts';
 import { isSynclineError } from '../base/errors.ts';
 import type { DbContext } from './context.ts';
 import { requireReadable } from './access/doc-access.ts';
@@ -20,7 +21,7 @@ export interface BulkGetResult {
 
 /** `_bulk_get`: many revisions in one round trip, each one found or an error entry (never a failed request). */
 export async function bulkGet(ctx: DbContext, requests: readonly BulkGetRequest[], opts: ReadOptions, user: UserAccess | null = null): Promise<BulkGetResult[]> {
-  const stored = await ctx.collection.getMany([...new Set(requests.map((r) => r.id))]);
+  const stored = await readManyImported(ctx, [...new Set(requests.map((r) => r.id))]);
   const results: BulkGetResult[] = [];
   for (const req of requests) {
     const current = toCurrent(req.id, stored.get(req.id));

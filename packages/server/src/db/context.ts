@@ -6,6 +6,7 @@ import type { BlobPins } from './attachments/blob-pins.ts';
 import type { AuthStore } from '../auth/auth-store.ts';
 import type { ImportFilter, SyncFunction } from '../channels/index.ts';
 import type { ImportStats } from './import/import-stats.ts';
+import type { DbStats } from './db-stats.ts';
 
 /** What the database operations need: storage, configuration, logging and the change notifier. */
 export interface DbContext {
@@ -25,4 +26,8 @@ export interface DbContext {
   /** Whether direct writes to the documents table are imported (shared bucket access). */
   readonly sharedAccess: boolean;
   readonly importStats: ImportStats;
+  /** Document reads and writes, authentications and change feeds, for metrics. */
+  readonly stats: DbStats;
+  /** Logger under the `Import` key. */
+  readonly importLog: Logger;
 }

@@ -8,6 +8,8 @@ import type { DbContext } from './context.ts';
 import { AuthStore, type AuthStoreOptions } from '../auth/auth-store.ts';
 import { DEFAULT_SYNC_FUNCTION, ImportFilter, SyncFunction } from '../channels/index.ts';
 import { ImportStats } from './import/import-stats.ts';
+import { DbStats } from './db-stats.ts';
+import { ImportWorker } from './import/import-worker.ts';
 
 interface Scripts {
   syncFunction: SyncFunction;
@@ -53,9 +55,12 @@ export class Database implements DbContext, AsyncDisposable {
   readonly importFilter: ImportFilter | null;
   readonly sharedAccess: boolean;
   readonly importStats = new ImportStats();
+  readonly stats = new DbStats();
+  readonly importLog: Logger;
   readonly #startTime = Date.now() * 1000;
   #state: DatabaseState = 'Online';
   #closed = false;
+  #importer: ImportWorker | null = null;
 
   private constructor(
     readonly name: string,
@@ -68,6 +73,7 @@ export class Database implements DbContext, AsyncDisposable {
     authOptions: AuthStoreOptions,
   ) {
     this.log = keyed(logger, 'CRUD', { db: name });
+    this.importLog = keyed(logger, 'Import', { db: name });
     this.syncFunction = scripts.syncFunction;
     this.importFilter = scripts.importFilter;
     this.sharedAccess = config.enable_shared_bucket_access;
@@ -101,6 +107,7 @@ export class Database implements DbContext, AsyncDisposable {
       db.notifier.announce(await bucket.lastSequence());
       await db.auth.applyConfigPrincipals({ ...(config.users ? { users: config.users } : {}), ...(config.roles ? { roles: config.roles } : {}) });
       db.notifier.announce(await bucket.lastSequence());
+      db.#startImport();
       return db;
     } catch (err) {
       scripts.syncFunction.dispose();
@@ -139,9 +146,26 @@ export class Database implements DbContext, AsyncDisposable {
     };
   }
 
+  /** Imports direct writes when shared bucket access is on and this node takes part in import (`import_docs`). */
+  #startImport(): void {
+    const { enable_shared_bucket_access: shared, import_docs: importDocs } = this.config;
+    if (!shared) {
+      if (importDocs === true) this.importLog.warn('import_docs is ignored: enable_shared_bucket_access is false');
+      return;
+    }
+    if (importDocs === false) {
+      this.importLog.info('import_docs is false: this node does not import direct writes (it still imports on demand)');
+      return;
+    }
+    this.#importer = new ImportWorker(this);
+    this.#importer.start();
+  }
+
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
     this.#state = 'Offline';
+    await this.#importer?.stop();
     this.syncFunction.dispose();
     this.importFilter?.dispose();
     await this.bucket.close();

@@ -1,3 +1,5 @@
+import { needsImport } from './import/import-doc.ts';
+import { readManyImported } from './import/importer.ts';
 import { randomUUID } from 'node:crypto';
 import { badRequest, isSynclineError, unavailable } from '../base/errors.ts';
 import type { SyncResult } from '../channels/index.ts';
@@ -147,7 +149,7 @@ async function resyncDocuments(db: Database, job: Progress, opts: ResyncOptions)
     const rows = await db.collection.scanMeta({ ...(after !== undefined ? { startKey: after } : {}), includeDeleted: true, limit: PAGE + 1 });
     const ids = rows.map((r) => r.id).filter((id) => id !== after).slice(0, PAGE);
     if (ids.length === 0) return true;
-    const stored = await db.collection.getMany(ids);
+    const stored = await readManyImported(db, ids);
     const commits: DocumentCommit[] = [];
     let processedInPage = 0;
     for (const id of ids) {
@@ -211,6 +213,8 @@ export function planResync(db: Database, current: CurrentDoc, opts: ResyncOption
   const meta = current.meta;
   const stored = current.stored;
   if (!meta || !stored) return null;
+  // A row written directly and not imported yet: its body is not the winner's; import handles it.
+  if (needsImport(stored)) return null;
   const winnerContent = revisionContent(current, meta.rev);
   // A live winner whose body row is gone was deleted outside the gateway: import handles it.
   if (!winnerContent) return null;

@@ -1,3 +1,4 @@
+import { readManyImported } from './import/importer.ts';
 import { revsDiff as treeRevsDiff } from '../document/index.ts';
 import type { DbContext } from './context.ts';
 import { parseMeta } from './doc-meta.ts';
@@ -9,7 +10,7 @@ export type RevsDiffResult = Record<string, { missing: string[]; possible_ancest
 /** `_revs_diff`: for each document, the given revisions this database does not have. */
 /** A document the user cannot read is answered as if it did not exist, so its revisions do not leak. */
 export async function revsDiff(ctx: DbContext, request: Record<string, readonly string[]>, user: UserAccess | null = null): Promise<RevsDiffResult> {
-  const stored = await ctx.collection.getMany(Object.keys(request));
+  const stored = await readManyImported(ctx, Object.keys(request));
   const result: RevsDiffResult = {};
   for (const [id, revs] of Object.entries(request)) {
     const metaText = stored.get(id)?.meta;

@@ -129,6 +129,14 @@ export interface MetaRow {
   deleted: boolean;
 }
 
+/** Conditions of a purge: each given cas must still be the stored one, or nothing is purged. */
+export interface PurgeOptions {
+  /** Expected cas of the sync-metadata row (null: there must be no metadata row). */
+  expectedMetaCas?: Cas | null;
+  /** Expected cas of the documents row (null: there must be no live row). */
+  expectedBodyCas?: Cas | null;
+}
+
 export type MutationOp = 'insert' | 'update' | 'delete';
 
 export interface MutationRecord {
@@ -139,6 +147,8 @@ export interface MutationRecord {
   /** cas stamped on the documents row by this write; null for deletes. */
   cas: Cas | null;
   op: MutationOp;
+  /** Epoch milliseconds of the write (null for entries logged before times were recorded). */
+  at: number | null;
 }
 
 export interface StoredRecord {
@@ -174,8 +184,16 @@ export interface Collection {
    * one does not abort the others. An exception (e.g. thrown by a build callback) aborts them all.
    */
   commitMany(writes: readonly DocumentCommit[]): Promise<CommitResult[]>;
-  /** Remove a document entirely: body row, metadata row and its changes-log entries. Returns whether anything existed. */
-  purge(id: string): Promise<boolean>;
+  /**
+   * Remove a document entirely: body row, metadata row, its changes-log entries and grants. Returns whether
+   * anything was removed; with options, nothing is removed (false) unless every given cas still matches.
+   */
+  purge(id: string, opts?: PurgeOptions): Promise<boolean>;
+  /**
+   * Metadata rows whose winning revision is a tombstone, in id order after `afterId` ("" for the first page).
+   * Indexed: the cost follows the number of tombstones, not of documents.
+   */
+  listTombstones(afterId: string, limit: number): Promise<MetaRow[]>;
 
   /** Metadata rows ordered by id. */
   scanMeta(query: ScanQuery): Promise<MetaRow[]>;
@@ -190,6 +208,12 @@ export interface Collection {
 
   /** Mutation log of the documents table, one partition, positions > after, ascending. */
   readMutations(partition: number, after: number, limit: number): Promise<MutationRecord[]>;
+  /**
+   * Ids, in id order after `afterId`, of documents whose body was written outside the gateway since its last
+   * write: a documents row without metadata or stamped after it (cas above the metadata cas), or live metadata
+   * whose row is gone. A full check, for catching up at start-up; the mutation log serves the steady state.
+   */
+  scanUnimported(afterId: string, limit: number): Promise<string[]>;
   /** Drop mutation-log entries at or below a position in a partition (already processed). */
   trimMutations(partition: number, upTo: number): Promise<void>;
 }

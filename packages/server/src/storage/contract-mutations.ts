@@ -87,5 +87,36 @@ export function mutationContract(env: ContractEnv): void {
         await writer.close();
       }
     });
+
+    it('stamps log entries with the time of the write', async () => {
+      const before = Date.now();
+      await save(env.coll, 'timed');
+      const [entry] = await mutationsOf(env.bucket, env.coll, 'timed');
+      expect(entry?.at).toBeGreaterThanOrEqual(before - 5);
+      expect(entry?.at).toBeLessThanOrEqual(Date.now() + 5);
+    });
+
+    it('finds documents written outside the gateway since its last write', async (ctx) => {
+      const factory = env.options.directWriter;
+      if (!factory) return ctx.skip();
+      await save(env.coll, 'gw-only');
+      await save(env.coll, 'app-updated');
+      await save(env.coll, 'app-deleted');
+      await save(env.coll, 'gw-tombstone', { body: null });
+      const writer = await factory(env.bucket);
+      try {
+        await writer.insert('app-new', '{"n":1}');
+        await writer.update('app-updated', '{"n":2}');
+        await writer.delete('app-deleted');
+        expect(await env.coll.scanUnimported('', 100)).toEqual(['app-deleted', 'app-new', 'app-updated']);
+        expect(await env.coll.scanUnimported('app-deleted', 1)).toEqual(['app-new']);
+        // Once the gateway has written after the app, nothing is pending for that document.
+        const current = await env.coll.get('app-updated');
+        expectOk(await env.coll.commit(makeCommit('app-updated', { rev: '2-b', expectedBodyCas: current?.bodyCas ?? null, expectedMetaCas: current?.metaCas ?? null, body: undefined })));
+        expect(await env.coll.scanUnimported('', 100)).toEqual(['app-deleted', 'app-new']);
+      } finally {
+        await writer.close();
+      }
+    });
   });
 }

@@ -7,6 +7,7 @@ import { grantsContract } from './contract-grants.ts';
 import { mutationContract } from './contract-mutations.ts';
 import { changesContract, scanContract } from './contract-queries.ts';
 import { blobContract, recordContract } from './contract-records.ts';
+import { tombstoneContract } from './contract-tombstones.ts';
 import type { BucketContractOptions, ContractEnv } from './contract-support.ts';
 
 export type { BucketContractOptions, DirectWriter } from './contract-support.ts';
@@ -39,6 +40,7 @@ export function runBucketContract(
     countContract(env);
     mutationContract(env);
     grantsContract(env);
+    tombstoneContract(env);
     collectionContract(env);
     blobContract(env);
     recordContract(env);

@@ -11,6 +11,8 @@ export interface NewRevision {
   content: RevisionContent;
   /** The document's tree with the new revision (and any replicated ancestors) already added. */
   tree: RevTree;
+  /** The documents row already holds this revision's body (an imported direct write): never rewrite it. */
+  inDocumentsTable?: boolean;
 }
 
 /** The sync function's verdict on the new revision, and how to get one for another leaf that becomes the winner. */
@@ -115,6 +117,7 @@ export function planCommit(doc: CurrentDoc, next: NewRevision, revsLimit: number
   let body: string | null | undefined;
   if (winnerDeleted) body = doc.stored?.body != null ? null : undefined;
   else if (oldWinnerLive && old.rev === winner) body = undefined;
+  else if (next.inDocumentsTable && winner === next.rev) body = undefined;
   else body = bodyJson(winnerContent);
   if (body === undefined && !winnerDeleted && doc.stored?.body == null) body = bodyJson(winnerContent);
   const channelPlan = planChannels(doc, next, sync, leafRevs, winner, winnerContent);

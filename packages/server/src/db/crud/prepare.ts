@@ -22,8 +22,11 @@ export interface WriteOptions {
   user?: UserAccess | null;
 }
 
-/** `pins`: attachment digests pinned for this write; the caller unpins them after the commit attempt. */
-export type Prepared = { kind: 'commit'; rev: string; commit: DocumentCommit; pins: string[] } | { kind: 'noop'; rev: string };
+/**
+ * `pins`: attachment digests pinned for this write; the caller unpins them after the commit attempt.
+ * `bytes`: UTF-8 size of the revision's JSON body (for metrics).
+ */
+export type Prepared = { kind: 'commit'; rev: string; commit: DocumentCommit; pins: string[]; bytes: number } | { kind: 'noop'; rev: string };
 
 /** Serialises the body once, for the size check and for storage. */
 function bodyJson(ctx: DbContext, incoming: IncomingDoc): string {
@@ -103,7 +106,7 @@ async function prepareWithPins(ctx: DbContext, current: CurrentDoc, incoming: In
     if (tree[rev]) throw conflict();
     const next = { rev, tree: addRevision(tree, rev, parent, incoming.deleted), content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
     const sync = syncFor(ctx, current, next.tree, rev, next.content, opts);
-    return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit, sync), pins };
+    return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit, sync), pins, bytes: Buffer.byteLength(json) };
   }
   const history = historyOf(incoming);
   const rev = history[0]!;
@@ -113,5 +116,5 @@ async function prepareWithPins(ctx: DbContext, current: CurrentDoc, incoming: In
   const attachments = await attachmentsFor(ctx, current, incoming, parent, generationOf(rev), opts, pins);
   const next = { rev, tree: merged, content: { body: incoming.body, attachments, deleted: incoming.deleted, json } };
   const sync = syncFor(ctx, current, merged, rev, next.content, opts);
-  return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit, sync), pins };
+  return { kind: 'commit', rev, commit: planCommit(current, next, ctx.config.revs_limit, sync), pins, bytes: Buffer.byteLength(json) };
 }

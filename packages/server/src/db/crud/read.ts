@@ -1,3 +1,4 @@
+import { readImported } from '../import/importer.ts';
 import { notFound } from '../../base/errors.ts';
 import { ancestry, conflicts, deletedConflicts, generationOf, leaves, revisionsOf, revsInfo } from '../../document/index.ts';
 import type { DbContext } from '../context.ts';
@@ -30,7 +31,7 @@ export interface FormattedRevision {
 }
 
 export async function loadCurrent(ctx: DbContext, id: string): Promise<CurrentDoc> {
-  return toCurrent(id, await ctx.collection.get(id));
+  return toCurrent(id, await readImported(ctx, id));
 }
 
 /** The requested revision's content; 404 "missing" when unknown or no longer kept, "deleted" for a deleted winner. */
@@ -83,6 +84,7 @@ async function formatAttachments(ctx: DbContext, atts: AttachmentMap, opts: Read
 /** The CouchDB JSON of one revision, with the special members the options ask for. */
 export async function formatRevision(ctx: DbContext, current: CurrentDoc, rev: string, content: RevisionContent, opts: ReadOptions = {}): Promise<FormattedRevision> {
   const meta = current.meta!;
+  ctx.stats.docReads++;
   const doc: Record<string, unknown> = { _id: current.id, _rev: rev, ...content.body };
   if (content.deleted) doc._deleted = true;
   const parts: AttachmentBody[] = [];

@@ -1,3 +1,4 @@
+import { readImported, readManyImported } from '../import/importer.ts';
 import type { SynclineError } from '../../base/errors.ts';
 import { conflict, isSynclineError } from '../../base/errors.ts';
 import type { CommitResult } from '../../storage/bucket.ts';
@@ -16,7 +17,7 @@ const MAX_ATTEMPTS = 20;
 /** Writes one document, retrying from a fresh read when another writer changed it in between (CAS). */
 export async function writeDocument(ctx: DbContext, incoming: IncomingDoc, opts: WriteOptions): Promise<WriteResult> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const current = toCurrent(incoming.id, await ctx.collection.get(incoming.id));
+    const current = toCurrent(incoming.id, await readImported(ctx, incoming.id, 'write'));
     const prepared = await prepareWrite(ctx, current, incoming, opts);
     if (prepared.kind === 'noop') return { id: incoming.id, rev: prepared.rev };
     let result: CommitResult;
@@ -26,6 +27,8 @@ export async function writeDocument(ctx: DbContext, incoming: IncomingDoc, opts:
       ctx.blobPins.unpin(prepared.pins);
     }
     if (result.ok) {
+      ctx.stats.docWrites++;
+      ctx.stats.docWritesBytes += prepared.bytes;
       ctx.notifier.announce(result.seq);
       ctx.log.debug({ id: incoming.id, rev: prepared.rev, seq: result.seq }, 'saved revision');
       return { id: incoming.id, rev: prepared.rev };
@@ -46,7 +49,7 @@ function asError(err: unknown): SynclineError {
  * few that raced another writer (or repeat an id within the batch) one at a time.
  */
 export async function writeDocuments(ctx: DbContext, docs: IncomingDoc[], opts: WriteOptions): Promise<BulkResult[]> {
-  const stored = await ctx.collection.getMany([...new Set(docs.map((d) => d.id))]);
+  const stored = await readManyImported(ctx, [...new Set(docs.map((d) => d.id))]);
   const results: BulkResult[] = new Array(docs.length);
   const seen = new Set<string>();
   const batch: Array<{ index: number; prepared: Extract<Prepared, { kind: 'commit' }> }> = [];
@@ -77,6 +80,8 @@ export async function writeDocuments(ctx: DbContext, docs: IncomingDoc[], opts: 
   for (const [i, { index, prepared }] of batch.entries()) {
     const result = committed[i]!;
     if (result.ok) {
+      ctx.stats.docWrites++;
+      ctx.stats.docWritesBytes += prepared.bytes;
       maxSeq = Math.max(maxSeq, result.seq);
       results[index] = { id: docs[index]!.id, rev: prepared.rev };
     } else {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { DEFAULT_COLLECTION } from '../bucket.ts';
-import { BUCKET_DDL, collectionTables, countLiveDocuments, ensureCollectionTables, grantsDdl, LIVE_COUNTS_DDL } from './schema.ts';
+import { BUCKET_DDL, collectionTables, countLiveDocuments, ensureCollectionTables, grantsDdl, LIVE_COUNTS_DDL, q, tombstoneIndexDdl } from './schema.ts';
 import { replaceTriggers } from './triggers.ts';
 
 type Db = Database.Database;
@@ -52,6 +52,26 @@ export const MIGRATIONS: readonly Migration[] = [
     up(db) {
       const names = db.prepare<[], string>('SELECT name FROM collections').pluck().all();
       for (const name of names) db.exec(grantsDdl(collectionTables(name)));
+    },
+  },
+  {
+    id: '20261125_0005_mutation_times',
+    up(db) {
+      const partitions = storedPartitions(db);
+      const names = db.prepare<[], string>('SELECT name FROM collections').pluck().all();
+      for (const name of names) {
+        const t = collectionTables(name);
+        const columns = db.prepare<[], { name: string }>(`PRAGMA table_info(${q(t.mutations)})`).all();
+        if (!columns.some((c) => c.name === 'at')) db.exec(`ALTER TABLE ${q(t.mutations)} ADD COLUMN at INTEGER`);
+        replaceTriggers(db, t, partitions);
+      }
+    },
+  },
+  {
+    id: '20261126_0006_tombstone_index',
+    up(db) {
+      const names = db.prepare<[], string>('SELECT name FROM collections').pluck().all();
+      for (const name of names) db.exec(tombstoneIndexDdl(collectionTables(name)));
     },
   },
 ];

@@ -90,7 +90,8 @@ CREATE TABLE IF NOT EXISTS ${q(t.mutations)} (
   "partition" INTEGER NOT NULL,
   doc_id TEXT NOT NULL,
   cas INTEGER,
-  op TEXT NOT NULL
+  op TEXT NOT NULL,
+  at INTEGER
 );
 ${partitions > 1 ? `CREATE INDEX IF NOT EXISTS ${q(`${t.mutations}_by_partition`)} ON ${q(t.mutations)} ("partition", position);` : ''}
 CREATE TABLE IF NOT EXISTS ${q(t.meta)} (
@@ -100,6 +101,7 @@ CREATE TABLE IF NOT EXISTS ${q(t.meta)} (
   seq INTEGER NOT NULL,
   deleted INTEGER NOT NULL
 );
+${tombstoneIndexDdl(t)}
 CREATE TABLE IF NOT EXISTS ${q(t.changes)} (
   seq INTEGER PRIMARY KEY,
   doc_id TEXT NOT NULL,
@@ -116,6 +118,11 @@ CREATE TABLE IF NOT EXISTS ${q(t.changeChannels)} (
 ${grantsDdl(t)}
 ${triggersDdl(t, partitions)}
 `;
+}
+
+/** Partial index of the metadata rows whose winning revision is a tombstone, for listing them (purging). */
+export function tombstoneIndexDdl(t: CollectionTables): string {
+  return `CREATE INDEX IF NOT EXISTS ${q(`${t.meta}_tombstones`)} ON ${q(t.meta)} (id) WHERE deleted = 1;`;
 }
 
 /** Access grants made by documents, one row per (grantee, kind, item, document). */

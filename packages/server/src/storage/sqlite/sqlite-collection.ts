@@ -8,6 +8,7 @@ import type {
   GrantRecord,
   MetaRow,
   MutationRecord,
+  PurgeOptions,
   ScanQuery,
   StoredDoc,
 } from '../bucket.ts';
@@ -32,6 +33,7 @@ interface MetaDbRow {
 }
 
 const parseList = (json: string | null): string[] => (json && json !== '[]' ? (JSON.parse(json) as string[]) : []);
+const toMetaRow = (r: MetaDbRow): MetaRow => ({ id: r.id, meta: r.meta, metaCas: r.cas, seq: r.seq, deleted: r.deleted !== 0 });
 const toDoc = ([id, body, bodyCas, meta, metaCas]: DocTuple): StoredDoc | null =>
   body === null && meta === null ? null : { id, body, bodyCas, meta, metaCas };
 
@@ -47,6 +49,8 @@ export class SqliteCollection implements Collection {
   readonly #countLive;
   readonly #readMutations;
   readonly #trimMutations;
+  readonly #scanUnimported;
+  readonly #listTombstones;
 
   constructor(db: Db, name: string, tables: CollectionTables) {
     this.name = name;
@@ -71,8 +75,23 @@ export class SqliteCollection implements Collection {
       )
       .raw();
     this.#readMutations = db.prepare<[number, number, number], MutationRecord>(
-      `SELECT position, "partition" AS partition, doc_id AS id, cas, op FROM ${q(tables.mutations)}
+      `SELECT position, "partition" AS partition, doc_id AS id, cas, op, at FROM ${q(tables.mutations)}
        WHERE "partition" = ? AND position > ? ORDER BY position LIMIT ?`,
+    );
+    this.#scanUnimported = db
+      .prepare<[string, string, number], string>(
+        `SELECT id FROM (
+           SELECT d.id AS id FROM ${docs} d LEFT JOIN ${meta} m ON m.id = d.id
+           WHERE d.id > ? AND (m.id IS NULL OR d.cas > m.cas)
+           UNION ALL
+           SELECT m.id FROM ${meta} m
+           WHERE m.id > ? AND m.deleted = 0 AND NOT EXISTS (SELECT 1 FROM ${docs} d WHERE d.id = m.id)
+         ) ORDER BY id LIMIT ?`,
+      )
+      .pluck();
+    // Served by the partial index on tombstones (schema.ts): live documents are never read.
+    this.#listTombstones = db.prepare<[string, number], MetaDbRow>(
+      `SELECT id, meta, cas, seq, deleted FROM ${meta} WHERE deleted = 1 AND id > ? ORDER BY id LIMIT ?`,
     );
     this.#trimMutations = db.prepare<[number, number]>(
       `DELETE FROM ${q(tables.mutations)} WHERE "partition" = ? AND position <= ?`,
@@ -113,8 +132,12 @@ export class SqliteCollection implements Collection {
     return this.#writer.commitMany(writes);
   }
 
-  async purge(id: string): Promise<boolean> {
-    return this.#writer.purge(id);
+  async purge(id: string, opts?: PurgeOptions): Promise<boolean> {
+    return this.#writer.purge(id, opts);
+  }
+
+  async listTombstones(afterId: string, limit: number): Promise<MetaRow[]> {
+    return this.#listTombstones.all(afterId, limit).map(toMetaRow);
   }
 
   async scanMeta(query: ScanQuery): Promise<MetaRow[]> {
@@ -135,8 +158,7 @@ export class SqliteCollection implements Collection {
       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY id ${descending ? 'DESC' : 'ASC'} LIMIT ? OFFSET ?`;
     params.push(query.limit ?? -1, query.skip ?? 0);
-    const rows = this.#statement(sql).all(...params) as MetaDbRow[];
-    return rows.map((r) => ({ id: r.id, meta: r.meta, metaCas: r.cas, seq: r.seq, deleted: r.deleted !== 0 }));
+    return (this.#statement(sql).all(...params) as MetaDbRow[]).map(toMetaRow);
   }
 
   async countLive(): Promise<number> {
@@ -178,6 +200,10 @@ export class SqliteCollection implements Collection {
 
   async readMutations(partition: number, after: number, limit: number): Promise<MutationRecord[]> {
     return this.#readMutations.all(partition, after, limit);
+  }
+
+  async scanUnimported(afterId: string, limit: number): Promise<string[]> {
+    return this.#scanUnimported.all(afterId, afterId, limit);
   }
 
   async trimMutations(partition: number, upTo: number): Promise<void> {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Cas, CommitResult, DocumentCommit, GrantRecord } from '../bucket.ts';
+import type { Cas, CommitResult, DocumentCommit, GrantRecord, PurgeOptions } from '../bucket.ts';
 import { SqliteGrants } from './grants.ts';
 import { q, type CollectionTables } from './schema.ts';
 
@@ -87,7 +87,7 @@ export class SqliteCommitter {
                          SELECT j.value FROM ${changes} c, json_each(c.removed) j WHERE c.seq = ?)`,
     );
     this.#deleteChangeAt = db.prepare<[number]>(`DELETE FROM ${changes} WHERE seq = ?`);
-    this.#metaState = db.prepare<[string], { seq: number; deleted: number }>(`SELECT seq, deleted FROM ${meta} WHERE id = ?`);
+    this.#metaState = db.prepare<[string], { seq: number; deleted: number; cas: Cas }>(`SELECT seq, deleted, cas FROM ${meta} WHERE id = ?`);
     this.#addLive = db.prepare<[number, string]>('UPDATE live_counts SET live = live + ? WHERE collection = ?');
     this.#insertChange = db.prepare<[number, string, string, number, string, string]>(
       `INSERT INTO ${changes} (seq, doc_id, rev, deleted, channels, removed) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -96,7 +96,7 @@ export class SqliteCommitter {
       `INSERT OR IGNORE INTO ${channels} (channel, seq) VALUES (?, ?)`,
     );
     this.#commitTx = db.transaction((writes: readonly DocumentCommit[]) => this.#commitBatch(writes));
-    this.#purgeTx = db.transaction((id: string) => this.#purgeOne(id));
+    this.#purgeTx = db.transaction((id: string, opts: PurgeOptions) => this.#purgeOne(id, opts));
   }
 
   commit(write: DocumentCommit): CommitResult {
@@ -108,8 +108,8 @@ export class SqliteCommitter {
     return writes.length === 0 ? [] : this.#commitTx.immediate(writes);
   }
 
-  purge(id: string): boolean {
-    return this.#purgeTx.immediate(id);
+  purge(id: string, opts: PurgeOptions = {}): boolean {
+    return this.#purgeTx.immediate(id, opts);
   }
 
   /**
@@ -218,9 +218,11 @@ export class SqliteCommitter {
     return this.#grants.read(grantees);
   }
 
-  #purgeOne(id: string): boolean {
-    this.#grants.purge(id);
+  #purgeOne(id: string, opts: PurgeOptions): boolean {
     const state = this.#metaState.get(id);
+    if (opts.expectedMetaCas !== undefined && (state?.cas ?? null) !== opts.expectedMetaCas) return false;
+    if (opts.expectedBodyCas !== undefined && (this.#bodyCas.get(id) ?? null) !== opts.expectedBodyCas) return false;
+    this.#grants.purge(id);
     const changes = state === undefined ? 0 : this.#deleteChangeOf(state.seq);
     const meta = this.#deleteMeta.run(id).changes;
     if (meta > 0 && state?.deleted === 0) this.#addLive.run(-1, this.#collection);

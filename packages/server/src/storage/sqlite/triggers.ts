@@ -4,9 +4,12 @@ import { q, type CollectionTables } from './schema.ts';
 
 const TRIGGERS = ['after_insert', 'after_update', 'after_rename', 'after_delete'] as const;
 
+/** Epoch milliseconds in plain SQL (for the import lag). */
+const NOW_MS = `CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)`;
+
 function mutationInsert(t: CollectionTables, partitions: number, idExpr: string, casExpr: string, opExpr: string): string {
   const partition = partitions === 1 ? '0' : partitionSql(idExpr, partitions);
-  return `INSERT INTO ${q(t.mutations)} ("partition", doc_id, cas, op) VALUES (${partition}, ${idExpr}, ${casExpr}, ${opExpr});`;
+  return `INSERT INTO ${q(t.mutations)} ("partition", doc_id, cas, op, at) VALUES (${partition}, ${idExpr}, ${casExpr}, ${opExpr}, ${NOW_MS});`;
 }
 
 /**
