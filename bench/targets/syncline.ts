@@ -30,6 +30,7 @@ export async function startSyncline(tmpRoot: string, externalUrl: string | undef
   const config = {
     interface: `127.0.0.1:${port}`,
     adminInterface: `127.0.0.1:${adminPort}`,
+    metricsInterface: '127.0.0.1:0',
     logging: { console: { log_level: 'warn' } },
     databases: Object.fromEntries([
       ...DATABASES.map((db) => [db, { server: `sqlite:${path.join(dir, `${db}.sqlite`)}`, ...OPEN_GUEST }]),

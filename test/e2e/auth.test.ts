@@ -235,12 +235,13 @@ describe('session cookies', () => {
   });
 
   it('re-sends the cookie when a request extends the session (sliding expiry)', async () => {
-    const { body } = await adminSession('db', { name: 'alice', ttl: 4 });
+    const { body } = await adminSession('db', { name: 'alice', ttl: 10 });
     const id = body.session_id as string;
     const fresh = await get('/db/', cookie(id));
     expect(fresh.status).toBe(200);
     expect(fresh.headers.get('set-cookie')).toBeNull();
-    await sleep(700);
+    // Past a tenth of the lifetime, and far enough that the cookie's whole-second Expires moves too.
+    await sleep(1500);
     const extended = await get('/db/', cookie(id));
     expect(extended.status).toBe(200);
     const setCookie = extended.headers.get('set-cookie') ?? '';

@@ -457,10 +457,10 @@ describe('admin maintenance', () => {
 
     const dropped = await putJson(`${dbUrl}/holder-a`, { _rev: holderA.body.rev, note: 'attachments dropped' });
     expect(dropped.status).toBe(201);
-    expect((await request('POST', `${dbUrl}/_compact`)).status).toBe(403);
-    const compacted = await request('POST', `${adminUrlOf(dbUrl)}/_compact`);
-    expect(compacted.status).toBe(202);
-    expect(compacted.body).toEqual({ ok: true, attachments_removed: 1 });
+    expect((await request('POST', `${dbUrl}/_compact?type=attachment`)).status).toBe(403);
+    const compacted = await request('POST', `${adminUrlOf(dbUrl)}/_compact?type=attachment`);
+    expect(compacted.status).toBe(200);
+    expect(compacted.body).toMatchObject({ status: 'completed', last_error: '', purged_attachments: 1 });
 
     const copy = await fetchRaw(`${dbUrl}/holder-b/copy.bin`);
     expect(copy.status).toBe(200);
@@ -472,8 +472,8 @@ describe('admin maintenance', () => {
     const reuseUnique = await putJson(`${dbUrl}/probe-unique`, stub(uniqueDigest));
     expect(reuseUnique.status).toBe(400);
 
-    const second = await request('POST', `${adminUrlOf(dbUrl)}/_compact`);
-    expect(second.body).toEqual({ ok: true, attachments_removed: 0 });
+    const second = await request('POST', `${adminUrlOf(dbUrl)}/_compact?type=attachment`);
+    expect(second.body).toMatchObject({ status: 'completed', purged_attachments: 0 });
   });
 });
 

@@ -10,6 +10,8 @@ export interface TestServer extends AsyncDisposable {
   /** Public API base URL, e.g. http://127.0.0.1:40123 */
   url: string;
   adminUrl: string;
+  /** Metrics API base URL (`/_metrics`, `/_ping`); undefined when `extra` disables it (metricsInterface "" or null). */
+  metricsUrl: string | undefined;
   /** Temp directory holding the config and the SQLite files; removed on dispose unless `keepDir`. */
   dir: string;
   configFile: string;
@@ -41,10 +43,11 @@ export interface TestServerOptions {
   logLevel?: string;
 }
 
-function waitForUrls(child: ChildProcess, output: string[]): Promise<{ url: string; adminUrl: string }> {
+function waitForUrls(child: ChildProcess, output: string[], withMetrics: boolean): Promise<{ url: string; adminUrl: string; metricsUrl: string | undefined }> {
   return new Promise((resolvePromise, reject) => {
     let url: string | undefined;
     let adminUrl: string | undefined;
+    let metricsUrl: string | undefined;
     const lines = createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       output.push(line);
@@ -52,10 +55,11 @@ function waitForUrls(child: ChildProcess, output: string[]): Promise<{ url: stri
         const entry = JSON.parse(line) as { msg?: string; url?: string };
         if (entry.msg === 'public API listening') url = entry.url;
         if (entry.msg === 'admin API listening') adminUrl = entry.url;
+        if (entry.msg === 'metrics API listening') metricsUrl = entry.url;
       } catch {
         // not a log line
       }
-      if (url && adminUrl) resolvePromise({ url, adminUrl });
+      if (url && adminUrl && (metricsUrl || !withMetrics)) resolvePromise({ url, adminUrl, metricsUrl });
     });
     child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening:\n${output.join('\n')}`)));
@@ -88,6 +92,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const config = {
     interface: '127.0.0.1:0',
     adminInterface: '127.0.0.1:0',
+    metricsInterface: '127.0.0.1:0',
     logging: { console: consoleLogging(opts.logLevel ?? 'info') },
     ...opts.extra,
     databases: Object.fromEntries(Object.entries(databases).map(([name, db]) => [name, testDatabaseConfig(dir, name, db)])),
@@ -96,7 +101,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   await writeFile(configFile, JSON.stringify(config, null, 2));
   const output: string[] = [];
   const child = spawn(process.execPath, [BIN, 'serve', '--config', configFile], { cwd: dir, env: TEST_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-  const { url, adminUrl } = await waitForUrls(child, output);
+  const { url, adminUrl, metricsUrl } = await waitForUrls(child, output, typeof config.metricsInterface === 'string' && config.metricsInterface !== '');
   let exited: Promise<number | null> = new Promise((r) => child.once('exit', (code) => r(code)));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
@@ -108,6 +113,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const server: TestServer = {
     url,
     adminUrl,
+    metricsUrl,
     dir,
     configFile,
     process: child,

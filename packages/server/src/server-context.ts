@@ -8,6 +8,7 @@ import { openBucket } from './storage/open.ts';
 import { badRequest, isSynclineError } from './base/errors.ts';
 import type { AuthStoreOptions } from './auth/auth-store.ts';
 import { SyncFunctionError } from './channels/index.ts';
+import { ServerMetrics } from './metrics/registry.ts';
 
 export const VERSION = '0.1.0';
 
@@ -17,6 +18,8 @@ export const VERSION = '0.1.0';
  */
 export class ServerContext implements AsyncDisposable {
   readonly uuid = randomUUID().replaceAll('-', '');
+  /** Prometheus metrics and expvar statistics of this server (read from the databases when scraped). */
+  readonly metrics = new ServerMetrics(this);
   readonly #databases = new Map<string, Database>();
   readonly #log: Logger;
 

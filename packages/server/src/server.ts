@@ -8,6 +8,8 @@ export interface RunningServer extends AsyncDisposable {
   context: ServerContext;
   publicUrl: string;
   adminUrl: string;
+  /** Undefined when the metrics API is disabled (metricsInterface "" or null). */
+  metricsUrl: string | undefined;
   stop(): Promise<void>;
 }
 
@@ -19,7 +21,7 @@ export interface StartOptions {
   authOptions?: AuthStoreOptions;
 }
 
-/** Opens the configured databases and starts the public and admin listeners. */
+/** Opens the configured databases and starts the public, admin and (unless disabled) metrics listeners. */
 export async function startServer(config: ServerConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const level = config.logging.console.log_level;
   const logger = opts.logger ?? createLogger({ level: level === 'none' ? 'silent' : level, keys: config.logging.console.log_keys });
@@ -27,8 +29,9 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
   await context.openConfigured();
   const listeners: Listener[] = [];
   try {
-    listeners.push(await listen(context, config.interface, false, logger));
-    listeners.push(await listen(context, config.adminInterface, true, logger));
+    listeners.push(await listen(context, config.interface, 'public', logger));
+    listeners.push(await listen(context, config.adminInterface, 'admin', logger));
+    if (config.metricsInterface) listeners.push(await listen(context, config.metricsInterface, 'metrics', logger));
   } catch (err) {
     for (const l of listeners) await l.close();
     await context.close();
@@ -38,5 +41,5 @@ export async function startServer(config: ServerConfig, opts: StartOptions = {})
     for (const l of listeners) await l.close();
     await context.close();
   };
-  return { context, publicUrl: listeners[0]!.url, adminUrl: listeners[1]!.url, stop, [Symbol.asyncDispose]: stop };
+  return { context, publicUrl: listeners[0]!.url, adminUrl: listeners[1]!.url, metricsUrl: listeners[2]?.url, stop, [Symbol.asyncDispose]: stop };
 }

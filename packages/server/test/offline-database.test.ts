@@ -8,6 +8,7 @@ describe('an offline database', () => {
     const config = parseServerConfig({
       interface: '127.0.0.1:0',
       adminInterface: '127.0.0.1:0',
+      metricsInterface: '127.0.0.1:0',
       // Unauthenticated public requests act as GUEST, disabled unless enabled.
       databases: { db: { server: 'sqlite::memory:', users: { GUEST: { disabled: false } } } },
     });

@@ -15,16 +15,23 @@ const errorOf = (fn: () => unknown): ConfigError => {
 };
 
 describe('server configuration', () => {
-  it('fills Sync Gateway defaults: public :4984, admin on loopback :4985, revs_limit 1000, 20 MB limits', () => {
+  it('fills Sync Gateway defaults: public :4984, admin on loopback :4985, metrics on loopback :4986, revs_limit 1000, 20 MB limits', () => {
     const config = parseServerConfig({ databases: { db: {} } });
     expect(config.interface).toBe(':4984');
     expect(config.adminInterface).toBe('127.0.0.1:4985');
+    expect(config.metricsInterface).toBe('127.0.0.1:4986');
     expect(config.databases.db).toEqual({ server: 'sqlite:./data/db.sqlite', revs_limit: 1000, max_document_size: 20 * 1024 * 1024, max_attachment_size: 20 * 1024 * 1024, javascript_timeout_secs: 1, enable_shared_bucket_access: true, metadata_purge_interval: 3, allow_empty_password: false, send_www_authenticate_header: true });
     expect(Object.isFrozen(config.databases.db)).toBe(true);
   });
 
+  it('lets the metrics API be disabled with "" or null', () => {
+    expect(parseServerConfig({ metricsInterface: '' }).metricsInterface).toBe('');
+    expect(parseServerConfig({ metricsInterface: null }).metricsInterface).toBeNull();
+  });
+
   it.each([
     [{ bogus: true }, 'bogus'],
+    [{ metricsInterface: 4986 }, 'metricsInterface'],
     [{ interface: 4984 }, 'interface'],
     [{ databases: { db: { revs_limit: 'many' } } }, 'databases.db.revs_limit'],
     [{ databases: { db: { revs_limit: 5 } } }, 'databases.db.revs_limit'],

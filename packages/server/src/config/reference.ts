@@ -9,7 +9,7 @@ interface Row {
 }
 
 function typeName(schema: TSchema): string {
-  if (schema.anyOf) return (schema.anyOf as TSchema[]).map((s) => JSON.stringify(s.const)).join(' \\| ');
+  if (schema.anyOf) return (schema.anyOf as TSchema[]).map((s) => (s.const === undefined ? typeName(s) : JSON.stringify(s.const))).join(' \\| ');
   if (schema.type === 'array') return `array of ${typeName(schema.items as TSchema)}`;
   if (schema.type === 'object' && schema.patternProperties) return 'object (by name)';
   return String(schema.type ?? 'any');

@@ -132,6 +132,10 @@ export const ServerConfigSchema = Type.Object(
       default: '127.0.0.1:4985',
       description: 'Admin REST API address. Binds to loopback unless told otherwise.',
     }),
+    metricsInterface: Type.Union([Type.String(), Type.Null()], {
+      default: '127.0.0.1:4986',
+      description: 'Metrics API address (`GET /_metrics` in Prometheus text format, `GET /_ping`). Binds to loopback unless told otherwise; "" or null disables it.',
+    }),
     logging: LoggingConfigSchema,
     CORS: Type.Optional(CorsConfigSchema),
     databases: Type.Record(Type.String(), DatabaseConfigSchema, {

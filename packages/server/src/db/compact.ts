@@ -6,6 +6,14 @@ const PAGE = 1000;
 
 /** Removes attachment bodies that no kept revision references any more. Returns how many were removed. */
 export async function compactAttachments(ctx: DbContext): Promise<number> {
+  return (await compactAttachmentsCounted(ctx)).purged;
+}
+
+/**
+ * compactAttachments, also counting the attachments found referenced (`marked`, as Sync Gateway reports it).
+ * With `dryRun`, counts what would be removed and removes nothing.
+ */
+export async function compactAttachmentsCounted(ctx: DbContext, opts: { dryRun?: boolean } = {}): Promise<{ marked: number; purged: number }> {
   const referenced = new Set<string>();
   let after: string | undefined;
   for (;;) {
@@ -23,10 +31,10 @@ export async function compactAttachments(ctx: DbContext): Promise<number> {
   let removed = 0;
   for (const digest of await ctx.bucket.listBlobDigests()) {
     if (!referenced.has(digest) && !ctx.blobPins.has(digest)) {
-      await ctx.bucket.deleteBlob(digest);
+      if (!opts.dryRun) await ctx.bucket.deleteBlob(digest);
       removed++;
     }
   }
-  ctx.log.info({ removed, kept: referenced.size }, 'compacted attachments');
-  return removed;
+  ctx.log.info({ removed, kept: referenced.size, ...(opts.dryRun ? { dryRun: true } : {}) }, 'compacted attachments');
+  return { marked: referenced.size, purged: removed };
 }

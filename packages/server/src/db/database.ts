@@ -8,6 +8,7 @@ import type { DbContext } from './context.ts';
 import { AuthStore, type AuthStoreOptions } from '../auth/auth-store.ts';
 import { DEFAULT_SYNC_FUNCTION, ImportFilter, SyncFunction } from '../channels/index.ts';
 import { ImportStats } from './import/import-stats.ts';
+import { Compactions } from './compactions.ts';
 import { DbStats } from './db-stats.ts';
 import { ImportWorker } from './import/import-worker.ts';
 
@@ -55,6 +56,8 @@ export class Database implements DbContext, AsyncDisposable {
   readonly importFilter: ImportFilter | null;
   readonly sharedAccess: boolean;
   readonly importStats = new ImportStats();
+  /** Tombstone purging (on a timer, per metadata_purge_interval) and attachment compaction. */
+  readonly compactions: Compactions = new Compactions(this);
   readonly stats = new DbStats();
   readonly importLog: Logger;
   readonly #startTime = Date.now() * 1000;
@@ -108,6 +111,7 @@ export class Database implements DbContext, AsyncDisposable {
       await db.auth.applyConfigPrincipals({ ...(config.users ? { users: config.users } : {}), ...(config.roles ? { roles: config.roles } : {}) });
       db.notifier.announce(await bucket.lastSequence());
       db.#startImport();
+      db.compactions.start();
       return db;
     } catch (err) {
       scripts.syncFunction.dispose();
@@ -138,7 +142,7 @@ export class Database implements DbContext, AsyncDisposable {
       committed_update_seq: seq,
       doc_count: await this.collection.countLive(),
       instance_start_time: this.#startTime,
-      compact_running: false,
+      compact_running: this.compactions.running,
       purge_seq: 0,
       disk_format_version: 0,
       state: this.#state,
@@ -166,6 +170,7 @@ export class Database implements DbContext, AsyncDisposable {
     this.#closed = true;
     this.#state = 'Offline';
     await this.#importer?.stop();
+    await this.compactions.close();
     this.syncFunction.dispose();
     this.importFilter?.dispose();
     await this.bucket.close();

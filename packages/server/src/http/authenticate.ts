@@ -47,8 +47,26 @@ export function readCredentials(req: IncomingMessage): Credentials {
   return { basic: parseBasic(header), sessionId, provided: header !== undefined || sessionId !== undefined };
 }
 
-/** Resolves who a public-API request acts for, or throws 401. May set WWW-Authenticate or Set-Cookie. */
+/**
+ * Resolves who a public-API request acts for, or throws 401. May set WWW-Authenticate or Set-Cookie.
+ * Counts the outcome and the time taken in the database's stats (Sync Gateway's security stats).
+ */
 export async function authenticateRequest(ctx: RequestContext & { db: Database }, mode: 'required' | 'optional'): Promise<UserAccess> {
+  const { stats } = ctx.db;
+  const started = process.hrtime.bigint();
+  try {
+    const user = await resolveUser(ctx, mode);
+    stats.authSuccess++;
+    return user;
+  } catch (err) {
+    stats.authFailed++;
+    throw err;
+  } finally {
+    stats.authTimeNs += Number(process.hrtime.bigint() - started);
+  }
+}
+
+async function resolveUser(ctx: RequestContext & { db: Database }, mode: 'required' | 'optional'): Promise<UserAccess> {
   const { db, req, res } = ctx;
   const credentials = readCredentials(req);
   const challenge = (): void => {

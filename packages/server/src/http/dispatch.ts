@@ -7,6 +7,7 @@ import { authenticateRequest } from './authenticate.ts';
 import { applyCors } from './cors.ts';
 import { allDbs, serverInfo } from './handlers/server.ts';
 import { createDatabase } from './handlers/database.ts';
+import { expvarHandler, metricsHandler } from './handlers/metrics.ts';
 import { Query } from './query.ts';
 import { errorReply, sendReply } from './response.ts';
 import type { Method, Reply, RequestContext } from './route-types.ts';
@@ -44,6 +45,10 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db' | 'use
     if (!base.admin) throw forbidden('Admin API only');
     return allDbs(ctx);
   }
+  if (base.admin && segments.length === 1 && (first === '_expvar' || first === '_metrics')) {
+    if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
+    return first === '_expvar' ? expvarHandler(ctx) : metricsHandler(ctx);
+  }
   if (first.startsWith('_')) throw notFound('unknown URL');
   ctx.params.db = first;
   if (rest.length === 0 && method === 'PUT') {
@@ -72,12 +77,17 @@ let requestCounter = 0;
 export async function dispatch(server: ServerContext, admin: boolean, log: Logger, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = performance.now();
   const id = ++requestCounter;
+  // Streamed responses (change feeds) are counted but not timed: they last as long as the client listens.
+  const counted = (timed: boolean) => server.metrics.observeRequest(admin ? 'admin' : 'public', res.statusCode, timed ? (performance.now() - started) / 1000 : undefined);
   const abort = new AbortController();
   // Only a client that goes away mid-response needs the signal (building the abort reason is not free).
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
-  if (applyCors(server.config.CORS, req, res)) return;
+  if (applyCors(server.config.CORS, req, res)) {
+    counted(true);
+    return;
+  }
   let reply: Reply;
   try {
     reply = await route({ req, res, admin, server, signal: abort.signal }, req.url ?? '/');
@@ -85,6 +95,7 @@ export async function dispatch(server: ServerContext, admin: boolean, log: Logge
     reply = errorReply(err, log);
     if (res.headersSent) {
       res.end();
+      counted(false);
       return;
     }
   }
@@ -97,5 +108,6 @@ export async function dispatch(server: ServerContext, admin: boolean, log: Logge
     else sendReply(res, reply, req.method === 'HEAD');
   }
   const status = 'status' in reply ? reply.status : res.statusCode;
+  counted(!('streamed' in reply));
   log.debug({ req: id, method: req.method, url: req.url, status, ms: Math.round(performance.now() - started) }, 'request');
 }

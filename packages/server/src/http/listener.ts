@@ -1,8 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { keyed, type Logger } from '../base/logger.ts';
+import type { Api } from '../metrics/registry.ts';
 import type { ServerContext } from '../server-context.ts';
 import { dispatch } from './dispatch.ts';
+import { dispatchMetricsApi } from './metrics-api.ts';
 
 /** Splits "host:port" or ":port" (all interfaces). */
 export function parseInterface(value: string): { host: string | undefined; port: number } {
@@ -19,10 +21,12 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-export async function listen(context: ServerContext, address: string, admin: boolean, logger: Logger): Promise<Listener> {
-  const log = keyed(logger, 'HTTP', { api: admin ? 'admin' : 'public' });
+/** Starts one listener: the public or admin REST API, or the metrics API. */
+export async function listen(context: ServerContext, address: string, api: Api, logger: Logger): Promise<Listener> {
+  const log = keyed(logger, 'HTTP', { api });
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-    dispatch(context, admin, log, req, res).catch((err: unknown) => {
+    const handled = api === 'metrics' ? dispatchMetricsApi(context, log, req, res) : dispatch(context, api === 'admin', log, req, res);
+    handled.catch((err: unknown) => {
       log.error({ err }, 'request failed outside the error handler');
       res.destroy();
     });
@@ -38,7 +42,7 @@ export async function listen(context: ServerContext, address: string, admin: boo
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === 'IPv6' ? (bound.address === '::' ? '127.0.0.1' : `[${bound.address}]`) : bound.address === '0.0.0.0' ? '127.0.0.1' : bound.address;
   const url = `http://${shownHost}:${bound.port}`;
-  log.info({ url, address }, admin ? 'admin API listening' : 'public API listening');
+  log.info({ url, address }, `${api} API listening`);
   return {
     server,
     url,

@@ -8,6 +8,7 @@ import * as local from './handlers/local.ts';
 import * as principals from './handlers/principals.ts';
 import * as session from './handlers/session.ts';
 import * as resync from './handlers/resync.ts';
+import * as diagnostics from './handlers/diagnostics.ts';
 
 /**
  * Every route under /{db}/, in one table. Paths are the segments after the database name: `{doc}` is one
@@ -20,12 +21,17 @@ export const DATABASE_ROUTES: readonly Route[] = [
   { method: 'DELETE', path: '', adminOnly: true, handler: database.deleteDatabase },
   { method: 'GET', path: '_config', adminOnly: true, handler: database.getConfig },
   { method: 'PUT', path: '_config', adminOnly: true, handler: database.putConfig },
+  { method: 'GET', path: '_compact', adminOnly: true, handler: database.getCompact },
   { method: 'POST', path: '_compact', adminOnly: true, handler: database.compact },
   { method: 'POST', path: '_purge', adminOnly: true, handler: database.purgeDocs },
   { method: 'POST', path: '_offline', adminOnly: true, handler: resync.postOffline },
   { method: 'POST', path: '_online', adminOnly: true, handler: resync.postOnline },
   { method: 'GET', path: '_resync', adminOnly: true, handler: resync.getResync },
   { method: 'POST', path: '_resync', adminOnly: true, handler: resync.postResync },
+  { method: 'GET', path: '_sync', adminOnly: true, handler: diagnostics.syncDryRunHandler },
+  { method: 'POST', path: '_sync', adminOnly: true, handler: diagnostics.syncDryRunHandler },
+  { method: 'GET', path: '_import_filter', adminOnly: true, handler: diagnostics.importFilterDryRunHandler },
+  { method: 'POST', path: '_import_filter', adminOnly: true, handler: diagnostics.importFilterDryRunHandler },
   { method: 'POST', path: '_ensure_full_commit', handler: database.ensureFullCommit },
   { method: 'GET', path: '_all_docs', handler: bulk.allDocsHandler },
   { method: 'POST', path: '_all_docs', handler: bulk.allDocsHandler },
@@ -58,6 +64,8 @@ export const DATABASE_ROUTES: readonly Route[] = [
   { method: 'HEAD', path: '{doc}', handler: docs.getDocument },
   { method: 'PUT', path: '{doc}', handler: docs.putDocument },
   { method: 'DELETE', path: '{doc}', handler: docs.deleteDocument },
+  // Before the attachment routes; on the public API it serves the attachment named `_all_channels`.
+  { method: 'GET', path: '{doc}/_all_channels', handler: diagnostics.docAllChannelsHandler },
   { method: 'GET', path: '{doc}/{attachment*}', handler: att.getAttachmentHandler },
   { method: 'HEAD', path: '{doc}/{attachment*}', handler: att.getAttachmentHandler },
   { method: 'PUT', path: '{doc}/{attachment*}', handler: att.putAttachmentHandler },
@@ -108,7 +116,8 @@ export function matchDatabaseRoute(rawSegments: string[]): RouteMatch {
     if (!found) continue;
     if (designId && !route.path.startsWith('{doc}')) continue;
     if (designId) found.doc = designId;
-    if (candidates.length === 0) params = found;
+    // Paths of different shapes can match ({doc}/_all_channels and {doc}/{attachment*}): keep every capture.
+    params = { ...found, ...params };
     candidates.push(route);
   }
   return { candidates, params };

@@ -15,7 +15,7 @@ const MAX_ATTEMPTS = 20;
 function record(ctx: DbContext, id: string, decision: Exclude<ImportDecision, { kind: 'commit' | 'none' }>): ImportOutcome {
   if (decision.kind === 'filtered') {
     ctx.importStats.filtered++;
-    ctx.importLog.debug({ id, ...(decision.reason ? { reason: decision.reason } : {}) }, 'not imported: refused by the import filter');
+    ctx.importLog.info({ id, ...(decision.reason ? { reason: decision.reason } : {}) }, 'not imported: refused by the import filter');
     return decision;
   }
   ctx.importStats.failed++;

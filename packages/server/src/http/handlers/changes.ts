@@ -3,7 +3,7 @@ import { readChangesBatch, type ChangesOptions } from '../../db/changes.ts';
 import { isPlainObject } from '../../db/crud/incoming.ts';
 import { readJson } from '../body.ts';
 import { Query } from '../query.ts';
-import type { Handler, RequestContext } from '../route-types.ts';
+import type { Handler, Reply, RequestContext } from '../route-types.ts';
 import type { Database } from '../../db/database.ts';
 import { FINAL, formatPosition, parsePosition, plain, type FeedPosition } from '../../db/feed-position.ts';
 
@@ -97,6 +97,16 @@ async function continuous(ctx: RequestContext & { db: Database }, params: FeedPa
 
 export const changesHandler: Handler = async (ctx) => {
   const params = await feedParams(ctx);
+  const { since } = params.options;
+  const ended = ctx.db.stats.startPull(params.feed !== 'normal', since.trigger === 0 && since.seq === FINAL);
+  try {
+    return await feed(ctx, params);
+  } finally {
+    ended();
+  }
+};
+
+async function feed(ctx: RequestContext & { db: Database }, params: FeedParams): Promise<Reply> {
   const { db } = ctx;
   if (params.feed === 'continuous') {
     await continuous(ctx, params);
@@ -121,4 +131,4 @@ export const changesHandler: Handler = async (ctx) => {
     }
   }
   return { status: 200, json: { results: batch.results, last_seq: formatPosition(batch.last) } };
-};
+}

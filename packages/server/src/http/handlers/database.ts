@@ -1,8 +1,9 @@
-import { compactAttachments } from '../../db/compact.ts';
+import type { CompactionType } from '../../db/compactions.ts';
 import { purge } from '../../db/purge.ts';
 import { isPlainObject } from '../../db/crud/incoming.ts';
 import { badRequest } from '../../base/errors.ts';
 import { readJson } from '../body.ts';
+import type { Query } from '../query.ts';
 import type { Handler, ServerHandler } from '../route-types.ts';
 
 export const getDatabase: Handler = async ({ db }) => ({ status: 200, json: await db.info() });
@@ -30,10 +31,30 @@ export const putConfig: Handler = async ({ server, db, req }) => {
   return { status: 201, json: { ok: true } };
 };
 
-export const compact: Handler = async ({ db }) => {
-  const removed = await compactAttachments(db);
-  return { status: 202, json: { ok: true, attachments_removed: removed } };
+/** `type` of `/{db}/_compact`: tombstone (the default, as in Sync Gateway) or attachment. */
+function compactionType(query: Query): CompactionType {
+  const type = query.string('type') || 'tombstone';
+  if (type !== 'tombstone' && type !== 'attachment') throw badRequest("Unknown parameter for 'type'. Must be 'tombstone' or 'attachment'");
+  return type;
+}
+
+/**
+ * `POST /{db}/_compact?type=tombstone|attachment&action=start|stop`. A start runs the compaction to its end
+ * and answers its final status (`completed`, or `stopped` when a stop came meanwhile); 503 while one of the
+ * same type runs. Attachment compaction takes `dry_run=true` (count only); `reset` has nothing to reset here.
+ */
+export const compact: Handler = async ({ db, query }) => {
+  const type = compactionType(query);
+  const action = query.string('action') || 'start';
+  if (action !== 'start' && action !== 'stop') throw badRequest("Unknown parameter for 'action'. Must be start or stop");
+  if (action === 'stop') return { status: 200, json: db.compactions[type].stop() };
+  if (type === 'tombstone') return { status: 200, json: await db.compactions.compactTombstones() };
+  query.bool('reset');
+  return { status: 200, json: await db.compactions.compactAttachments({ dryRun: query.bool('dry_run') }) };
 };
+
+/** `GET /{db}/_compact?type=tombstone|attachment`: status of the last (or current) run of that type. */
+export const getCompact: Handler = async ({ db, query }) => ({ status: 200, json: db.compactions[compactionType(query)].status() });
 
 export const ensureFullCommit: Handler = async ({ db }) => ({
   status: 201,

@@ -1,0 +1,44 @@
+/**
+ * Counters of a database's activity since it was opened, for `/_metrics` and `/_expvar` (read when scraped).
+ * Imports have their own counters (ImportStats).
+ */
+export class DbStats {
+  /** Revisions written through the gateway (REST writes and replication pushes; not imports). */
+  docWrites = 0;
+  /** UTF-8 bytes of the JSON bodies of those revisions. */
+  docWritesBytes = 0;
+  /** Revisions sent to clients: document GETs, open_revs, _bulk_get, and include_docs of _changes and _all_docs. */
+  docReads = 0;
+  /** Public-API requests authenticated (a user, a session or GUEST). */
+  authSuccess = 0;
+  /** Public-API requests refused authentication (401). */
+  authFailed = 0;
+  /** Time spent authenticating public-API requests, in nanoseconds. */
+  authTimeNs = 0;
+  /** _changes requests in progress and started: feed=normal ("one shot"), and longpoll or continuous. */
+  pullActiveOneShot = 0;
+  pullTotalOneShot = 0;
+  pullActiveContinuous = 0;
+  pullTotalContinuous = 0;
+  /** _changes requests starting from the beginning (since=0): new replications. */
+  pullSinceZero = 0;
+
+  /** Counts a _changes feed as started; the returned function counts it as ended. */
+  startPull(continuous: boolean, sinceZero: boolean): () => void {
+    if (sinceZero) this.pullSinceZero++;
+    if (continuous) {
+      this.pullActiveContinuous++;
+      this.pullTotalContinuous++;
+    } else {
+      this.pullActiveOneShot++;
+      this.pullTotalOneShot++;
+    }
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (continuous) this.pullActiveContinuous--;
+      else this.pullActiveOneShot--;
+    };
+  }
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../base/logger.ts';
+import { parseServerConfig } from '../config/load.ts';
+import { DbStats } from '../db/db-stats.ts';
+import { startServer } from '../server.ts';
+import { DATABASE_STATS, metricName } from './definitions.ts';
+import { expvarJson } from './expvar.ts';
+import type { DatabaseSnapshot, ServerSnapshot } from './snapshot.ts';
+
+function dbSnapshot(name: string, withImport: boolean): DatabaseSnapshot {
+  const stats = new DbStats();
+  stats.docWrites = 4;
+  stats.docWritesBytes = 120;
+  stats.docReads = 7;
+  stats.authSuccess = 9;
+  stats.authFailed = 2;
+  stats.authTimeNs = 5000;
+  stats.startPull(true, true); // still running
+  stats.startPull(false, false)(); // ended
+  return {
+    name,
+    stats,
+    import: withImport ? { imported: 3, filtered: 1, failed: 2, casCancelled: 1, processingMs: 1.5, mutationsRead: 10, lagMs: 0 } : null,
+    lastSequence: 12,
+    highSeqFeed: 12,
+    docCount: 5,
+  };
+}
+
+const snapshot: ServerSnapshot = {
+  uptimeNs: 1e9,
+  processMemoryResident: 1024,
+  systemMemoryTotal: 4096,
+  databases: [dbSnapshot('db', true), dbSnapshot('noimport', false)],
+};
+
+describe('expvar', () => {
+  it('has Sync Gateway\'s shape: syncgateway.global and syncgateway.per_db.<db>.<subsystem>.<stat>', () => {
+    const json = expvarJson(snapshot);
+    expect(Object.keys(json)).toEqual(['syncgateway']);
+    expect(json.syncgateway.global).toEqual({ resource_utilization: { process_memory_resident: 1024, system_memory_total: 4096, uptime: 1e9 } });
+    expect(Object.keys(json.syncgateway.per_db)).toEqual(['db', 'noimport']);
+    const db = json.syncgateway.per_db.db!;
+    expect(Object.keys(db).sort()).toEqual(['cbl_replication_pull', 'database', 'security', 'shared_bucket_import']);
+    expect(db.database).toMatchObject({ num_doc_writes: 4, doc_writes_bytes: 120, num_doc_reads_rest: 7, num_replications_active: 1, num_replications_total: 2, high_seq_feed: 12, doc_count: 5 });
+    expect(db.security).toEqual({ auth_success_count: 9, auth_failed_count: 2, total_auth_time: 5000 });
+    expect(db.cbl_replication_pull).toEqual({
+      num_pull_repl_active_one_shot: 0,
+      num_pull_repl_total_one_shot: 1,
+      num_pull_repl_active_continuous: 1,
+      num_pull_repl_total_continuous: 1,
+      num_pull_repl_since_zero: 1,
+    });
+    expect(db.shared_bucket_import).toMatchObject({ import_count: 3, import_error_count: 2, import_cancel_cas: 1, import_processing_time: 1_500_000 });
+    expect(json.syncgateway.per_db.noimport!.shared_bucket_import).toBeUndefined();
+    for (const section of Object.values(db)) for (const value of Object.values(section)) expect(Number.isFinite(value)).toBe(true);
+  });
+
+  it('uses the metric names of the Prometheus exposition', () => {
+    const names = DATABASE_STATS.map(metricName);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'sgw_database_num_doc_writes',
+        'sgw_database_doc_writes_bytes',
+        'sgw_database_num_doc_reads_rest',
+        'sgw_security_auth_success_count',
+        'sgw_security_auth_failed_count',
+        'sgw_shared_bucket_import_import_count',
+        'sgw_shared_bucket_import_import_error_count',
+        'sgw_shared_bucket_import_import_cancel_cas',
+        'sgw_shared_bucket_import_import_processing_time',
+      ]),
+    );
+  });
+});
+
+describe('server metrics', () => {
+  it('keep one registry per server, so that servers in one process do not clash', async () => {
+    const config = parseServerConfig({
+      interface: '127.0.0.1:0',
+      adminInterface: '127.0.0.1:0',
+      metricsInterface: null,
+      databases: { db: { server: 'sqlite::memory:' } },
+    });
+    const logger = createLogger({ level: 'silent' });
+    await using first = await startServer(config, { logger });
+    await using second = await startServer(config, { logger });
+    expect(first.metricsUrl).toBeUndefined();
+    first.context.database('db').stats.docWrites = 2;
+    const [a, b] = await Promise.all([first.context.metrics.render(), second.context.metrics.render()]);
+    expect(a.body).toContain('sgw_database_num_doc_writes{database="db"} 2');
+    expect(b.body).toContain('sgw_database_num_doc_writes{database="db"} 0');
+    for (const { body } of [a, b]) {
+      expect(body).toContain('# TYPE process_cpu_seconds_total counter');
+      expect(body.match(/^# TYPE sgw_up /gm)).toHaveLength(1);
+    }
+  });
+});

@@ -1,0 +1,78 @@
+import { totalmem } from 'node:os';
+import type { Database } from '../db/database.ts';
+import type { DbStats } from '../db/db-stats.ts';
+import type { ServerContext } from '../server-context.ts';
+
+/** A database's import counters (ImportStats) as read at one moment. */
+export interface ImportSnapshot {
+  imported: number;
+  filtered: number;
+  failed: number;
+  casCancelled: number;
+  processingMs: number;
+  mutationsRead: number;
+  lagMs: number;
+}
+
+/** What the metrics of one database are computed from, read at scrape time. */
+export interface DatabaseSnapshot {
+  name: string;
+  stats: Readonly<Omit<DbStats, 'startPull'>>;
+  /** Null when this node does not import (shared bucket access off, or import_docs false). */
+  import: ImportSnapshot | null;
+  /** Latest sequence allocated in storage. */
+  lastSequence: number;
+  /** Latest sequence announced to the change feeds. */
+  highSeqFeed: number;
+  /** Live (not deleted) documents. */
+  docCount: number;
+}
+
+export interface ServerSnapshot {
+  /** Nanoseconds since the server started. */
+  uptimeNs: number;
+  /** Resident set size of the process, in bytes. */
+  processMemoryResident: number;
+  /** Memory of the machine, in bytes. */
+  systemMemoryTotal: number;
+  databases: DatabaseSnapshot[];
+}
+
+function importSnapshot(db: Database): ImportSnapshot | null {
+  if (!db.sharedAccess || db.config.import_docs === false) return null;
+  const s = db.importStats;
+  return {
+    imported: s.imported,
+    filtered: s.filtered,
+    failed: s.failed,
+    casCancelled: s.casCancelled,
+    processingMs: s.processingMs,
+    mutationsRead: s.mutationsRead,
+    lagMs: s.lagMs(),
+  };
+}
+
+async function databaseSnapshot(db: Database): Promise<DatabaseSnapshot | null> {
+  // A database being reconfigured or removed has a closed bucket: it is left out of this scrape.
+  if (db.closed) return null;
+  try {
+    const [lastSequence, docCount] = await Promise.all([db.bucket.lastSequence(), db.collection.countLive()]);
+    return { name: db.name, stats: { ...db.stats }, import: importSnapshot(db), lastSequence, highSeqFeed: db.notifier.latest, docCount };
+  } catch (err) {
+    if (db.closed) return null;
+    throw err;
+  }
+}
+
+/** Reads every open database's counters and a few process figures. */
+export async function takeSnapshot(context: ServerContext, startedAt: bigint): Promise<ServerSnapshot> {
+  const dbs: Database[] = [];
+  for (const name of context.databaseNames()) dbs.push(context.database(name));
+  const databases = (await Promise.all(dbs.map(databaseSnapshot))).filter((d): d is DatabaseSnapshot => d !== null);
+  return {
+    uptimeNs: Number(process.hrtime.bigint() - startedAt),
+    processMemoryResident: process.memoryUsage.rss(),
+    systemMemoryTotal: totalmem(),
+    databases,
+  };
+}
