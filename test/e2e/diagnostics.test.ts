@@ -272,26 +272,28 @@ describe('direct writes not imported yet', () => {
 });
 
 describe('GET /{db}/{doc}/_all_channels', () => {
-  it('lists the channels a document is in and those it left, with the sequence it left them', async () => {
+  it('lists the channels a document is in and those it left, with the sequences it entered and left them', async () => {
     const first = await putJson(admin('wanderer'), { channels: ['a', 'b'] });
+    const { update_seq: joinedAt } = await info();
     const second = await putJson(admin('wanderer'), { _rev: first.body.rev, channels: ['b', 'c'] });
     expect(second.status).toBe(201);
     const { update_seq: leftAt } = await info();
     const res = await getJson(admin('wanderer/_all_channels'));
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ b: ['0-0'], c: ['0-0'], a: [`0-${leftAt}`] });
+    expect(res.body).toEqual({ b: [`${joinedAt}-0`], c: [`${leftAt}-0`], a: [`${joinedAt}-${leftAt}`] });
     expect((await getJson(admin('_design/none/_all_channels'))).status).toBe(404);
     expect((await getJson(admin('nobody-here/_all_channels'))).status).toBe(404);
   });
 
   it('leaves an attachment named _all_channels reachable on the public API', async () => {
     const doc = await putJson(admin('with-att'), { channels: ['a'] });
+    const { update_seq: joinedAt } = await info();
     const att = await request('PUT', admin(`with-att/_all_channels?rev=${doc.body.rev}`), 'hello', { 'Content-Type': 'text/plain' });
     expect(att.status).toBe(201);
     const pub = await fetch(`${server.url}/db/with-att/_all_channels`, { headers: { Authorization: `Basic ${Buffer.from('ann:secret').toString('base64')}` } });
     expect(pub.status).toBe(200);
     expect(await pub.text()).toBe('hello');
-    expect((await getJson(admin('with-att/_all_channels'))).body).toEqual({ a: ['0-0'] });
+    expect((await getJson(admin('with-att/_all_channels'))).body).toEqual({ a: [`${joinedAt}-0`] });
   });
 });
 

@@ -238,8 +238,9 @@ export async function importFilterDryRun(ctx: DbContext, input: ImportFilterDryR
 }
 
 /**
- * Channel history of a stored document, in Sync Gateway's `{channel: ["START-END"]}` form. The metadata keeps
- * when the document left a channel (END; 0 while it is still in), not when it entered: START is always 0.
+ * Channel history of a stored document, in Sync Gateway's `{channel: ["START-END"]}` form: the sequence at which
+ * the document last entered each channel (0 when written before entries were recorded) and the one at which it
+ * left (0 while it is still in).
  */
 export async function docChannelHistory(ctx: DbContext, id: string): Promise<Record<string, string[]>> {
   validateDocId(id);
@@ -247,8 +248,10 @@ export async function docChannelHistory(ctx: DbContext, id: string): Promise<Rec
   if (!stored || (stored.body === null && stored.meta === null)) throw notFound('missing');
   const meta = toCurrent(id, stored).meta;
   const out: Record<string, string[]> = {};
-  const set = (channel: string, end: number) =>
-    Object.defineProperty(out, channel, { value: [`0-${end}`], enumerable: true, writable: true, configurable: true });
+  const set = (channel: string, end: number) => {
+    const start = meta?.joined && Object.hasOwn(meta.joined, channel) ? (meta.joined[channel] ?? 0) : 0;
+    Object.defineProperty(out, channel, { value: [`${start}-${end}`], enumerable: true, writable: true, configurable: true });
+  };
   if (!meta) return out;
   for (const channel of meta.channels) set(channel, 0);
   for (const [channel, seq] of Object.entries(meta.removed ?? {})) if (!Object.hasOwn(out, channel)) set(channel, seq);

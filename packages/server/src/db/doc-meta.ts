@@ -40,6 +40,11 @@ export interface SyncMeta {
    * of it. Absent when empty.
    */
   removed?: Record<string, number>;
+  /**
+   * Channel → sequence of the change that (last) put the document in it, for current and removed channels.
+   * Absent for metadata written before it was recorded.
+   */
+  joined?: Record<string, number>;
   /** Channels of every non-winning leaf revision (conflicts, deleted ones included). Absent without conflicts. */
   leafChannels?: Record<string, string[]>;
   /** `access()` grants of the winning revision: grantee (user name or "role:NAME") → channels. Absent when empty. */

@@ -18,7 +18,7 @@ export interface ChannelPlan {
   grants: WinnerGrants | undefined;
 }
 
-export type ChannelFields = Pick<SyncMeta, 'channels' | 'removed' | 'leafChannels' | 'access' | 'roles' | 'expiry'>;
+export type ChannelFields = Pick<SyncMeta, 'channels' | 'removed' | 'joined' | 'leafChannels' | 'access' | 'roles' | 'expiry'>;
 
 export function winnerGrantsOf(result: SyncResult): WinnerGrants {
   return result.expiry === undefined
@@ -44,7 +44,12 @@ export function channelFields(old: SyncMeta | null, plan: ChannelPlan, seq: numb
   const now = new Set(plan.channels);
   const removed = new Map<string, number>(old?.removed ? Object.entries(old.removed) : []);
   for (const channel of old?.channels ?? []) if (!now.has(channel)) removed.set(channel, seq);
-  for (const channel of now) removed.delete(channel);
+  const before = new Set(old?.channels ?? []);
+  const joined = new Map<string, number>(old?.joined ? Object.entries(old.joined) : []);
+  for (const channel of now) {
+    if (!before.has(channel)) joined.set(channel, seq);
+    removed.delete(channel);
+  }
   const leafChannels = new Map<string, string[]>();
   for (const [rev, channels] of plan.leafChannels) leafChannels.set(rev, [...channels]);
   const grants: WinnerGrants | undefined = plan.grants ?? (old ? storedGrants(old) : undefined);
@@ -52,6 +57,8 @@ export function channelFields(old: SyncMeta | null, plan: ChannelPlan, seq: numb
   // Object.fromEntries defines own properties, so a channel named "__proto__" is kept as data.
   const removedRecord = nonEmpty(Object.fromEntries(removed));
   if (removedRecord) fields.removed = removedRecord;
+  const joinedRecord = nonEmpty(Object.fromEntries(joined));
+  if (joinedRecord) fields.joined = joinedRecord;
   const leafRecord = nonEmpty(Object.fromEntries(leafChannels));
   if (leafRecord) fields.leafChannels = leafRecord;
   const access = grants ? nonEmpty(grants.access) : undefined;
