@@ -53,7 +53,7 @@ export async function allDocs(ctx: DbContext, opts: AllDocsOptions, user: UserAc
         rows.push(row);
       }
     }
-    return { total_rows: total, offset: opts.skip ?? 0, rows };
+    return { total_rows: user !== null ? rows.length : total, offset: opts.skip ?? 0, rows };
   }
   const { keys: _keys, includeDocs: _includeDocs, conflicts: _conflicts, ...scan } = opts;
   const metas = await ctx.collection.scanMeta(scan);

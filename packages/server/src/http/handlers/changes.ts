@@ -77,7 +77,7 @@ const userOf = (ctx: RequestContext): string | null => ctx.user?.name ?? null;
 async function continuous(ctx: RequestContext & { db: Database }, params: FeedParams): Promise<void> {
   const { res, db, signal } = ctx;
   const user = userOf(ctx);
-  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' });
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' }).flushHeaders();
   const deadline = Date.now() + params.timeoutMs;
   let since = params.options.since;
   let remaining = params.options.limit ?? Infinity;
