@@ -16,6 +16,7 @@ import { startSyncline } from './targets/syncline.ts';
 import type { HttpTarget } from './targets/types.ts';
 import { accessControlSection } from './workloads/access-control.ts';
 import { bulkDocsWorkload } from './workloads/bulk-docs.ts';
+import { importSection } from './workloads/import.ts';
 import type { Log, Measurement, SynclineSection, Workload } from './workloads/common.ts';
 import { pullReplicationWorkload } from './workloads/pull-replication.ts';
 import { pushReplicationWorkload } from './workloads/push-replication.ts';
@@ -152,7 +153,7 @@ async function main(): Promise<number> {
     pullReplicationWorkload(settings),
     pushReplicationWorkload(settings),
   ].filter((w) => settings.workloads.includes(w.id));
-  const sections = [accessControlSection(settings)].filter((s) => settings.workloads.includes(s.id));
+  const sections = [accessControlSection(settings), importSection(settings)].filter((s) => settings.workloads.includes(s.id));
   printHeader(settings, workloads, sections);
 
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'syncline-bench-'));
@@ -192,6 +193,7 @@ async function main(): Promise<number> {
     console.log('');
   }
   console.log(formatGoals(results).join('\n'));
+  for (const section of sections) for (const line of section.goalLines?.(settings.rounds) ?? []) console.log(line);
   console.log(`\nTotal time: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   await closeAll();
   return results.hasErrors() || sections.some((s) => s.hasErrors()) ? 1 : 0;

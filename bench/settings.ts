@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 
-export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access';
+export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import';
 export type TargetId = 'syncline' | 'pouchdb' | 'sqlite';
 
-export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access'];
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import'];
 export const ALL_TARGETS: readonly TargetId[] = ['syncline', 'pouchdb', 'sqlite'];
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -22,9 +22,11 @@ export interface Settings {
   rounds: number;
   seed: number;
   batchSize: number;
-  counts: Record<Exclude<WorkloadId, 'access'>, number>;
+  counts: Record<Exclude<WorkloadId, 'access' | 'import'>, number>;
   /** The Syncline-only access-control section (bench/workloads/access-control.ts). */
   access: AccessSettings;
+  /** The Syncline-only import section (bench/workloads/import.ts). */
+  import: ImportSettings;
   workloads: readonly WorkloadId[];
   targets: readonly TargetId[];
   /** Use an already-running server instead of spawning one. */
@@ -44,6 +46,17 @@ export interface AccessSettings {
   channels: number;
   /** How many of the channels the restricted user can read. */
   userChannels: number;
+}
+
+export interface ImportSettings {
+  /** Docs inserted with SQL (and, for the reference, with `_bulk_docs`) per round. */
+  docs: number;
+  /** Rows per app transaction in the throughput measurement. */
+  transactionSize: number;
+  /** Steady external write rate, docs/s. */
+  steadyRate: number;
+  /** Docs written at the steady rate (its duration is steadyDocs / steadyRate). */
+  steadyDocs: number;
 }
 
 function positiveNumber(name: string, fallback: number): number {
@@ -89,6 +102,7 @@ export function loadSettings(): Settings {
     batchSize: 100,
     counts: { put: count(2_000), bulk: count(10_000), pull: count(10_000), push: count(10_000) },
     access: accessSettings(count(10_000), count(1_000), count(100_000)),
+    import: { docs: count(10_000), transactionSize: 500, steadyRate: 2_000, steadyDocs: count(10_000) },
     workloads: pickList('BENCH_WORKLOADS', ALL_WORKLOADS),
     targets: pickList('BENCH_TARGETS', ALL_TARGETS),
     synclineUrl: url('BENCH_SYNCLINE_URL'),

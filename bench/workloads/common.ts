@@ -34,6 +34,8 @@ export interface SynclineSection {
   /** Marks everything not yet measured as failed (e.g. Syncline did not start). */
   failAll(error: string): void;
   report(rounds: number): string[];
+  /** Rows for the closing list of goals (PASS/MISS), if the section has goals. */
+  goalLines?(rounds: number): string[];
   hasErrors(): boolean;
 }
 

@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../base/yield.ts';
 import type { DbContext } from './context.ts';
 import { parseMeta } from './doc-meta.ts';
 import { parseStoredBody } from './crud/current.ts';
@@ -17,6 +18,7 @@ export async function compactAttachmentsCounted(ctx: DbContext, opts: { dryRun?:
   const referenced = new Set<string>();
   let after: string | undefined;
   for (;;) {
+    await yieldToEventLoop();
     const rows = await ctx.collection.scanMeta({ ...(after !== undefined ? { startKey: after, inclusiveEnd: true } : {}), includeDeleted: true, limit: PAGE, ...(after !== undefined ? { skip: 1 } : {}) });
     for (const row of rows) {
       const meta = parseMeta(row.meta);

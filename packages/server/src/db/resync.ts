@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../base/yield.ts';
 import { needsImport } from './import/import-doc.ts';
 import { readManyImported } from './import/importer.ts';
 import { randomUUID } from 'node:crypto';
@@ -144,6 +145,7 @@ interface Progress {
 /** Pages through every document in id order; returns false when stopped before the end. */
 async function resyncDocuments(db: Database, job: Progress, opts: ResyncOptions): Promise<boolean> {
   for (;;) {
+    await yieldToEventLoop();
     if (job.stopRequested || db.closed) return false;
     const after = job.lastId;
     const rows = await db.collection.scanMeta({ ...(after !== undefined ? { startKey: after } : {}), includeDeleted: true, limit: PAGE + 1 });

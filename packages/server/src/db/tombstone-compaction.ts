@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../base/yield.ts';
 import { ud } from '../base/logger.ts';
 import type { MetaRow } from '../storage/bucket.ts';
 import type { DbContext } from './context.ts';
@@ -46,6 +47,7 @@ export async function compactTombstones(ctx: DbContext, opts: TombstoneCompactio
   let scanned = 0;
   let after = '';
   while (!opts.signal?.aborted) {
+    await yieldToEventLoop();
     const rows = await ctx.collection.listTombstones(after, PAGE);
     if (rows.length === 0) break;
     after = rows[rows.length - 1]!.id;

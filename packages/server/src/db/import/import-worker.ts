@@ -1,3 +1,4 @@
+import { yieldToEventLoop } from '../../base/yield.ts';
 import type { DbContext } from '../context.ts';
 import { importDocuments } from './importer.ts';
 
@@ -13,6 +14,11 @@ const DEFAULT_BATCH = 500;
 const ERROR_BACKOFF_MS = 1000;
 const CATCH_UP_PAGE = 500;
 const PROGRESS_EVERY = 10_000;
+
+/**
+ * Storage calls complete synchronously (SQLite), so a loop of them never lets the event loop run: between
+ * batches, let requests and timers through, or a large backlog would keep the server from answering.
+ */
 
 const checkpointKey = (collection: string, partition: number): string => `_sync:import:checkpoint:${collection}:${partition}`;
 
@@ -65,6 +71,7 @@ export class ImportWorker {
         for (let p = 0; p < partitions && this.#running; p++) {
           const read = await this.#processPartition(p, positions);
           if (read === this.#batchSize) busy = true;
+          if (read > 0) await yieldToEventLoop();
         }
       } catch (err) {
         if (!this.#running) break;
@@ -85,6 +92,7 @@ export class ImportWorker {
       const ids = await ctx.collection.scanUnimported(after, CATCH_UP_PAGE);
       if (ids.length === 0) break;
       await importDocuments(ctx, ids);
+      await yieldToEventLoop();
       after = ids[ids.length - 1]!;
       const before = total;
       total += ids.length;
