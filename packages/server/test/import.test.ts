@@ -159,6 +159,13 @@ describe('import of direct writes', () => {
     await waitFor(async () => db.importStats.failed >= 5);
     for (const id of ['bad-json', 'array', 'reserved', 'too-big', '_bad_id']) expect(await meta(db, id)).toBeNull();
     expect(rowBody(env, 'bad-json')).toBe('{not json');
+    // Reading a refused row again does not evaluate, log or count it again until the app writes it anew.
+    const failed = db.importStats.failed;
+    await expect(loadCurrent(db, 'bad-json')).rejects.toMatchObject({ status: 404, reason: 'Not imported' });
+    await expect(loadCurrent(db, 'bad-json')).rejects.toMatchObject({ status: 404 });
+    expect(db.importStats.failed).toBe(failed);
+    app.prepare('UPDATE documents SET body = ? WHERE id = ?').run('{"fixed":true}', 'bad-json');
+    expect((await loadCurrent(db, 'bad-json')).meta?.rev).toMatch(/^1-/);
   });
 
   it('records a sync-function rejection as a failed import', async () => {

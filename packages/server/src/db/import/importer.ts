@@ -11,6 +11,27 @@ export type ImportOutcome =
   | { kind: 'failed'; reason: string };
 
 const MAX_ATTEMPTS = 20;
+const REMEMBERED_REFUSALS = 10_000;
+
+/**
+ * Rows already found not importable, by the cas they had: the same row is not re-evaluated (nor re-logged and
+ * re-counted) on every client read; a new app write gives it a new cas and a fresh look.
+ */
+const refusals = new WeakMap<DbContext, Map<string, { cas: number | null; outcome: ImportOutcome }>>();
+
+function refusalOf(ctx: DbContext, stored: StoredDoc | null | undefined): ImportOutcome | undefined {
+  if (!stored) return undefined;
+  const known = refusals.get(ctx)?.get(stored.id);
+  return known && known.cas === stored.bodyCas ? known.outcome : undefined;
+}
+
+function rememberRefusal(ctx: DbContext, stored: StoredDoc | null | undefined, outcome: ImportOutcome): void {
+  if (!stored) return;
+  let map = refusals.get(ctx);
+  if (!map) refusals.set(ctx, (map = new Map()));
+  if (map.size >= REMEMBERED_REFUSALS) map.delete(map.keys().next().value!);
+  map.set(stored.id, { cas: stored.bodyCas, outcome });
+}
 
 function record(ctx: DbContext, id: string, decision: Exclude<ImportDecision, { kind: 'commit' | 'none' }>): ImportOutcome {
   if (decision.kind === 'filtered') {
@@ -40,9 +61,15 @@ export async function importDocument(ctx: DbContext, id: string, stored?: Stored
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = toCurrent(id, state === undefined ? await ctx.collection.get(id) : state);
       state = undefined;
+      const known = refusalOf(ctx, current.stored);
+      if (known) return known;
       const decision = prepareImport(ctx, current);
       if (decision.kind === 'none') return decision;
-      if (decision.kind !== 'commit') return record(ctx, id, decision);
+      if (decision.kind !== 'commit') {
+        const outcome = record(ctx, id, decision);
+        rememberRefusal(ctx, current.stored, outcome);
+        return outcome;
+      }
       const result = await ctx.collection.commit(decision.commit);
       if (result.ok) {
         ctx.notifier.announce(result.seq);
@@ -65,10 +92,20 @@ export async function importDocuments(ctx: DbContext, ids: readonly string[]): P
   const batch: Array<{ index: number; decision: Extract<ImportDecision, { kind: 'commit' }> }> = [];
   const later: number[] = [];
   for (const [index, id] of unique.entries()) {
+    const row = stored.get(id);
+    const known = refusalOf(ctx, row);
+    if (known) {
+      outcomes[index] = known;
+      continue;
+    }
     try {
-      const decision = prepareImport(ctx, toCurrent(id, stored.get(id)));
+      const decision = prepareImport(ctx, toCurrent(id, row));
       if (decision.kind === 'commit') batch.push({ index, decision });
-      else outcomes[index] = decision.kind === 'none' ? decision : record(ctx, id, decision);
+      else if (decision.kind === 'none') outcomes[index] = decision;
+      else {
+        outcomes[index] = record(ctx, id, decision);
+        rememberRefusal(ctx, row, outcomes[index]);
+      }
     } catch (err) {
       outcomes[index] = record(ctx, id, { kind: 'failed', reason: (err as Error).message });
     }
