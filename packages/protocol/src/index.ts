@@ -12,3 +12,4 @@ export {
   encodeRevisionsMixed,
 } from './multipart/couch-doc.ts';
 export type { AttachmentBody, DecodedDocument, RevisionEntry } from './multipart/couch-doc.ts';
+export * from './blip/index.ts';

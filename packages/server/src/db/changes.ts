@@ -4,7 +4,8 @@ import type { DbContext } from './context.ts';
 import { revisionContent, toCurrent } from './crud/current.ts';
 import { parseMeta } from './doc-meta.ts';
 import { formatRevision } from './crud/read.ts';
-import { loadUserAccess } from './access/user-access.ts';
+import { loadUserAccess, lostChannels, type UserAccess } from './access/user-access.ts';
+import { STAR_CHANNEL } from '../channels/index.ts';
 import { formatPosition, plain, FINAL, type FeedPosition } from './feed-position.ts';
 import { readUserFeed, type FeedItem } from './user-changes.ts';
 
@@ -79,6 +80,13 @@ export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions, use
   const committed = ctx.notifier.latest;
   const access = await loadUserAccess(ctx, userName);
   if (!access || access.user.disabled) return { results: [], last: plain(committed) };
+  if (seesEverythingSince(access, opts)) {
+    // Every document is readable and was since the client's position: the plain feed, up to `committed`.
+    const batch = await readAdminBatch(ctx, opts);
+    const results = batch.results.filter((r) => typeof r.seq !== 'number' || r.seq <= committed);
+    const last = results.length < batch.results.length || batch.last.trigger > committed ? plain(committed) : batch.last;
+    return { results, last };
+  }
   const results: ChangeEntry[] = [];
   let since = opts.since;
   const limit = opts.limit ?? Infinity;
@@ -102,6 +110,15 @@ export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions, use
     since = page.last;
     if (page.items.length < want || results.length >= limit) return { results, last: since };
   }
+}
+
+/** A user holding `*` since before `since` (and having lost nothing since) reads exactly what the admin reads. */
+function seesEverythingSince(access: UserAccess, opts: ChangesOptions): boolean {
+  const star = access.channels.get(STAR_CHANNEL);
+  if (star === undefined || opts.channels !== undefined || opts.since.seq !== FINAL) return false;
+  // From 0 everything is new to the client anyway, so a grant of `*` after some documents changes nothing.
+  if (opts.since.trigger === 0) return true;
+  return star <= opts.since.trigger && lostChannels(access, opts.since.trigger).size === 0;
 }
 
 function removalEntry(item: FeedItem, opts: ChangesOptions): ChangeEntry | null {

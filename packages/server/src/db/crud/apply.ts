@@ -63,7 +63,12 @@ class PlannedCommit implements DocumentCommit {
       change: { rev, deleted, channels: fields.channels, removed: fields.removed ? Object.keys(fields.removed) : [] },
       deleted,
     };
-    if (channelPlan.grants) payload.grants = grantsOf(channelPlan.grants);
+    if (channelPlan.grants) {
+      const grants = grantsOf(channelPlan.grants);
+      // A document that never granted anything and still grants nothing has no grant rows to touch.
+      const grantedBefore = this.old !== null && (this.old.access !== undefined || this.old.roles !== undefined);
+      if (grants.length > 0 || grantedBefore) payload.grants = grants;
+    }
     return payload;
   }
 }
