@@ -20,8 +20,6 @@ export type { Cursor } from './varint.ts';
 export { decodeFrame, encodeFrame, isAckType } from './frame.ts';
 export type { Frame } from './frame.ts';
 export { InputCodec, OutputCodec } from './codec.ts';
-export { RawDeflater } from './deflate.ts';
-export { RawInflater } from './inflate.ts';
 export { decodeProperties, encodeProperties } from './properties.ts';
 export type { BlipProperties, PropertiesInit } from './properties.ts';
 export { encodeMessagePayload, IncomingMessage, MessageAssembler } from './message.ts';

@@ -1,6 +1,6 @@
 import { CHECKSUM_BYTES, FrameFlag, MAX_UNACKED_BYTES, MessageType } from './constants.ts';
+import { maxDeflatedSize } from './codec.ts';
 import type { OutputCodec } from './codec.ts';
-import { maxDeflatedSize } from './deflate.ts';
 import { encodeFrame, frameHeaderLength, isAckType } from './frame.ts';
 
 /**
