@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { keyed, type Logger } from '../base/logger.ts';
 import type { Api } from '../metrics/registry.ts';
 import type { ServerContext } from '../server-context.ts';
+import { blipUpgrades } from './blip-upgrade.ts';
 import { dispatch } from './dispatch.ts';
 import { dispatchMetricsApi } from './metrics-api.ts';
 
@@ -31,6 +32,8 @@ export async function listen(context: ServerContext, address: string, api: Api, 
       res.destroy();
     });
   });
+  const upgrades = api === 'public' ? blipUpgrades(context, logger) : undefined;
+  if (upgrades) server.on('upgrade', (req, socket, head: Buffer) => upgrades.handle(req, socket, head));
   const { host, port } = parseInterface(address);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -48,6 +51,7 @@ export async function listen(context: ServerContext, address: string, api: Api, 
     url,
     close: () =>
       new Promise<void>((resolve) => {
+        upgrades?.close();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -1,0 +1,9 @@
+export { BlipSyncSession } from './session.ts';
+export type { BlipSessionOptions, BlipTransport } from './session.ts';
+export {
+  negotiateSubprotocol,
+  offeredSubprotocols,
+  SUPPORTED_SUBPROTOCOLS,
+  UNSUPPORTED_SUBPROTOCOL_MESSAGE,
+} from './subprotocol.ts';
+export type { CBMobileVersion } from './subprotocol.ts';
