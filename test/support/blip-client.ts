@@ -5,6 +5,7 @@
  * no known ancestors; revocation/removal entries are not requested).
  */
 import { BlipConnection, type IncomingMessage, type IncomingRequest, type OutgoingRequest } from '@syncline/protocol';
+import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
 
 export interface ConnectOptions {
@@ -81,6 +82,10 @@ export class BlipTestClient {
   /** Properties of the client's answers to `changes` (LiteCore sends maxHistory 20 and blobs). */
   answerProperties: Record<string, string> = { maxHistory: '20', blobs: 'true' };
   closed: { code: number; reason: string } | undefined;
+  /** Attachment bodies by digest, served to the server's `getAttachment` and `proveAttachment` requests. */
+  readonly blobs = new Map<string, Buffer>();
+  /** Properties of the `getAttachment` / `proveAttachment` requests the server sent. */
+  readonly attachmentRequests: { profile: string; properties: Record<string, string> }[] = [];
 
   constructor(ws: WebSocket) {
     this.ws = ws;
@@ -130,6 +135,23 @@ export class BlipTestClient {
         this.norevs.push({ ...rq.properties });
         if (!rq.noReply) rq.respond();
         return;
+      case 'getAttachment':
+      case 'proveAttachment': {
+        this.attachmentRequests.push({ profile: rq.profile, properties: { ...rq.properties } });
+        const data = this.blobs.get(rq.properties.digest ?? '');
+        if (!data) {
+          rq.respondWithError({ domain: 'HTTP', code: 404, message: 'missing' });
+          return;
+        }
+        if (rq.profile === 'getAttachment') {
+          rq.respond({ body: data });
+          return;
+        }
+        const nonce = rq.body;
+        const proof = createHash('sha1').update(Uint8Array.of(nonce.length)).update(nonce).update(data).digest('base64');
+        rq.respond({ body: `sha1-${proof}` });
+        return;
+      }
       case undefined:
       default:
         rq.respondWithError({ code: 404, message: 'no handler' });

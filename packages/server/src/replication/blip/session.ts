@@ -6,6 +6,7 @@ import { AllowedAttachments, handleGetAttachment } from './attachments.ts';
 import { handleGetCheckpoint, handleSetCheckpoint } from './checkpoints.ts';
 import { parseSubChanges } from './messages.ts';
 import { PullFeed } from './pull.ts';
+import { handleProposeChanges, handlePushChanges, handleRev, type PushContext } from './push.ts';
 import type { CBMobileVersion } from './subprotocol.ts';
 
 /** What the session needs from its socket. */
@@ -44,6 +45,10 @@ export class BlipSyncSession {
   #pull: PullFeed | undefined;
   #closeListeners: ((event: BlipCloseEvent) => void)[] = [];
 
+  get #push(): PushContext {
+    return { db: this.#opts.db, userName: this.#opts.userName, connection: this.connection, log: this.#log };
+  }
+
   constructor(opts: BlipSessionOptions) {
     this.#opts = opts;
     this.#log = opts.log;
@@ -57,6 +62,9 @@ export class BlipSyncSession {
         rq.respond();
       },
       getAttachment: (rq) => handleGetAttachment(opts.db, this.#attachments, rq),
+      proposeChanges: (rq) => handleProposeChanges(this.#push, rq),
+      changes: (rq) => handlePushChanges(this.#push, rq),
+      rev: (rq) => handleRev(this.#push, rq),
     };
     this.connection = new BlipConnection({
       send: (frame) => opts.transport.send(frame),
