@@ -41,4 +41,17 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The client package stands on the protocol package only; it must never reach into the server.
+    files: ['packages/client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'syncline', message: 'packages/client must not import packages/server.' }],
+          patterns: [{ group: ['syncline/*', '**/packages/server/**', '**/server/src/**'], message: 'packages/client must not import packages/server.' }],
+        },
+      ],
+    },
+  },
 );

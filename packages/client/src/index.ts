@@ -1,0 +1,15 @@
+export type { ChangeListener, JsonObject, LocalChange, LocalDocument, LocalStore, RevisionToInsert } from './store/local-store.ts';
+export { MemoryStore } from './store/memory-store.ts';
+export { blobDigest, blobRefs, proveAttachment } from './blobs.ts';
+export { Replicator } from './replicator/replicator.ts';
+export type { ReplicationType, ReplicatorEvents, ReplicatorOptions, ReplicatorStatus, RetryOptions } from './replicator/replicator.ts';
+export type { ReplicatorState } from './replicator/state.ts';
+export { TRANSITIONS } from './replicator/state.ts';
+export type { DocumentEvent } from './replicator/worker-context.ts';
+export { ReplicationError } from './replicator/errors.ts';
+export { checkpointId } from './replicator/checkpoint-id.ts';
+export { encodeChangesAnswer } from './replicator/puller.ts';
+export { CBMOBILE_2, CBMOBILE_3, SUBPROTOCOLS } from './transport/connector.ts';
+export type { Connector, Session, SessionHandlers } from './transport/connector.ts';
+export { blipSyncUrl, webSocketConnector } from './transport/websocket-connector.ts';
+export type { BasicAuth, WebSocketConnectorOptions } from './transport/websocket-connector.ts';
