@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 
-export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import';
+export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import' | 'blip';
 export type TargetId = 'syncline' | 'pouchdb' | 'sqlite';
 
-export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import'];
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import', 'blip'];
 export const ALL_TARGETS: readonly TargetId[] = ['syncline', 'pouchdb', 'sqlite'];
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -22,11 +22,13 @@ export interface Settings {
   rounds: number;
   seed: number;
   batchSize: number;
-  counts: Record<Exclude<WorkloadId, 'access' | 'import'>, number>;
+  counts: Record<Exclude<WorkloadId, 'access' | 'import' | 'blip'>, number>;
   /** The Syncline-only access-control section (bench/workloads/access-control.ts). */
   access: AccessSettings;
   /** The Syncline-only import section (bench/workloads/import.ts). */
   import: ImportSettings;
+  /** The Syncline-only BLIP replication section (bench/workloads/blip.ts). */
+  blip: BlipSettings;
   workloads: readonly WorkloadId[];
   targets: readonly TargetId[];
   /** Use an already-running server instead of spawning one. */
@@ -57,6 +59,13 @@ export interface ImportSettings {
   steadyRate: number;
   /** Docs written at the steady rate (its duration is steadyDocs / steadyRate). */
   steadyDocs: number;
+}
+
+export interface BlipSettings {
+  /** Docs pulled (BLIP and REST) and pushed per round. */
+  docs: number;
+  /** Docs PUT one at a time while a continuous BLIP pull runs. */
+  liveDocs: number;
 }
 
 function positiveNumber(name: string, fallback: number): number {
@@ -103,6 +112,7 @@ export function loadSettings(): Settings {
     counts: { put: count(2_000), bulk: count(10_000), pull: count(10_000), push: count(10_000) },
     access: accessSettings(count(10_000), count(1_000), count(100_000)),
     import: { docs: count(10_000), transactionSize: 500, steadyRate: 2_000, steadyDocs: count(10_000) },
+    blip: { docs: count(10_000), liveDocs: count(200) },
     workloads: pickList('BENCH_WORKLOADS', ALL_WORKLOADS),
     targets: pickList('BENCH_TARGETS', ALL_TARGETS),
     synclineUrl: url('BENCH_SYNCLINE_URL'),
