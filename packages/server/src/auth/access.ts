@@ -1,4 +1,6 @@
 import { GUEST_USERNAME, PUBLIC_CHANNEL } from './principal.ts';
+import type { GrantRecord } from '../storage/bucket.ts';
+import { channelIntervals, currentChannels, currentRoles, roleIntervals } from './access-intervals.ts';
 import type { RoleRecord, UserRecord } from './records.ts';
 
 /** Grants made by documents (the sync function's `access()` / `role()`), each with the sequence that made it. */
@@ -55,21 +57,23 @@ export function computeAccess(
   roles: ReadonlyMap<string, RoleRecord>,
   grants: AccessGrants = NO_GRANTS,
 ): Access {
-  const effectiveRoles = new Map<string, number>();
-  const candidates = new Map<string, number>();
-  addAllMin(candidates, user.admin_roles);
-  addAllMin(candidates, grants.roles);
-  for (const [name, seq] of candidates) if (roles.has(name)) effectiveRoles.set(name, seq);
+  const records = standingGrants(user.name, grants);
+  return {
+    channels: currentChannels(channelIntervals(user, roles, records)),
+    roles: currentRoles(roleIntervals(user, records), roles),
+  };
+}
 
-  const channels = new Map<string, number>([[PUBLIC_CHANNEL, 0]]);
-  addAllMin(channels, user.admin_channels);
-  addAllMin(channels, grants.user);
-  for (const [name, roleSince] of effectiveRoles) {
-    const role = roles.get(name);
-    if (!role) continue;
-    for (const [channel, seq] of roleChannels(role, grants)) addMin(channels, channel, Math.max(seq, roleSince));
-  }
-  return { channels, roles: effectiveRoles };
+/** Document grants in the shape of the grants index: all standing (the same computation serves both). */
+function standingGrants(userName: string, grants: AccessGrants): GrantRecord[] {
+  const out: GrantRecord[] = [];
+  const add = (grantee: string, kind: GrantRecord['kind'], since: Readonly<Record<string, number>>): void => {
+    for (const [item, seq] of Object.entries(since)) out.push({ grantee, kind, item, docId: '', seq, revokedSeq: null });
+  };
+  add(userName, 'channel', grants.user);
+  add(userName, 'role', grants.roles);
+  for (const [role, channels] of Object.entries(grants.roleChannels)) add(`role:${role}`, 'channel', channels);
+  return out;
 }
 
 const sortedKeys = (map: ReadonlyMap<string, unknown> | Readonly<Record<string, unknown>>): string[] =>

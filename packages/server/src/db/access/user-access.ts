@@ -1,7 +1,7 @@
 import type { UserRecord } from '../../auth/records.ts';
 import { STAR_CHANNEL, type SyncUser } from '../../channels/index.ts';
 import type { DbContext } from '../context.ts';
-import { channelIntervals, channelsLostSince, currentChannels, currentRoles, roleIntervals, type IntervalMap } from './intervals.ts';
+import { channelIntervals, channelsLostSince, currentChannels, currentRoles, roleIntervals, type IntervalMap } from '../../auth/access-intervals.ts';
 
 /** What one user can read, computed from its record, its roles and the grants documents made. */
 export interface UserAccess {

@@ -1,7 +1,7 @@
-import { PUBLIC_CHANNEL } from '../../channels/index.ts';
-import type { RevokedMap, RoleRecord, SinceMap, UserRecord } from '../../auth/records.ts';
-import type { GrantRecord } from '../../storage/bucket.ts';
-import { livesOf } from '../../auth/principal-writes.ts';
+import { PUBLIC_CHANNEL } from '../channels/index.ts';
+import type { RevokedMap, RoleRecord, SinceMap, UserRecord } from './records.ts';
+import type { GrantRecord } from '../storage/bucket.ts';
+import { livesOf } from './principal-writes.ts';
 
 /** A span of sequences [from, to) during which a grant held; `to` is Infinity while it stands. */
 export interface Interval {

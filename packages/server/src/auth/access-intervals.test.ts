@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { RoleRecord, UserRecord } from '../../auth/records.ts';
-import type { GrantRecord } from '../../storage/bucket.ts';
-import { channelIntervals, channelsLostSince, currentChannels, currentRoles, roleIntervals } from './intervals.ts';
+import type { RoleRecord, UserRecord } from './records.ts';
+import type { GrantRecord } from '../storage/bucket.ts';
+import { channelIntervals, channelsLostSince, currentChannels, currentRoles, roleIntervals } from './access-intervals.ts';
 
 const user = (over: Partial<UserRecord> = {}): UserRecord => ({
   name: 'alice',
