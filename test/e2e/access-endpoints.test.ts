@@ -6,7 +6,7 @@
  * documents are written on the admin URL; users authenticate with Basic auth on the public URL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, request, type JsonResponse } from '../support/rest.ts';
+import { eventually, getJson, request, type JsonResponse, basicAuth } from '../support/rest.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 
 const SYNC = `function (doc, oldDoc) {
@@ -57,7 +57,7 @@ afterAll(async () => {
 // ---- helpers ----
 
 const as = (user: string): Record<string, string> => ({
-  Authorization: `Basic ${Buffer.from(`${user}:${PASSWORDS[user]!}`).toString('base64')}`,
+  ...basicAuth(user, PASSWORDS[user]!),
 });
 
 /** A request on the public URL as `user` (no credentials when user is null). */

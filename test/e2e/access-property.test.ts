@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
-import { request } from '../support/rest.ts';
+import { request, basicAuth } from '../support/rest.ts';
 
 const USERS = ['u1', 'u2', 'u3'] as const;
 const ROLES = ['r1', 'r2'] as const;
@@ -82,7 +82,7 @@ class Model {
   }
 }
 
-const auth = (user: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${PASSWORD}`).toString('base64')}` });
+const auth = (user: string) => basicAuth(user, PASSWORD);
 
 let server: TestServer;
 let dbCounter = 0;

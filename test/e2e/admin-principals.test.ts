@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { del, getJson, postJson, putJson, request, type JsonResponse } from '../support/rest.ts';
+import { del, getJson, postJson, putJson, request, type JsonResponse, basicAuth } from '../support/rest.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 
 /** The admin API for users and roles: /{db}/_user/ and /{db}/_role/, with Sync Gateway's statuses. */
@@ -21,7 +21,6 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
 });
 
-const basic = (name: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` });
 
 function expectError(res: JsonResponse, status: number, reason: RegExp): void {
   expect({ status: res.status, reason: res.body?.reason as unknown }).toEqual({ status, reason: expect.stringMatching(reason) });
@@ -66,12 +65,12 @@ describe('users', () => {
 
   it('lets the new password in at once and the old one no more', async () => {
     await putJson(`${admin}/_user/cid`, { password: 'first' });
-    expect((await request('GET', `${server.url}/db/`, undefined, basic('cid', 'first'))).status).toBe(200);
+    expect((await request('GET', `${server.url}/db/`, undefined, basicAuth('cid', 'first'))).status).toBe(200);
     await putJson(`${admin}/_user/cid`, { password: 'second' });
-    expect((await request('GET', `${server.url}/db/`, undefined, basic('cid', 'first'))).status).toBe(401);
-    expect((await request('GET', `${server.url}/db/`, undefined, basic('cid', 'second'))).status).toBe(200);
+    expect((await request('GET', `${server.url}/db/`, undefined, basicAuth('cid', 'first'))).status).toBe(401);
+    expect((await request('GET', `${server.url}/db/`, undefined, basicAuth('cid', 'second'))).status).toBe(200);
     await del(`${admin}/_user/cid`);
-    expect((await request('GET', `${server.url}/db/`, undefined, basic('cid', 'second'))).status).toBe(401);
+    expect((await request('GET', `${server.url}/db/`, undefined, basicAuth('cid', 'second'))).status).toBe(401);
   });
 
   it('serves GUEST, which cannot be deleted or given a password', async () => {
@@ -167,7 +166,7 @@ describe('access', () => {
     expect((await getJson(`${admin}/_role/staff`)).body.all_channels).toEqual(['!', 'internal', 'team']);
 
     // The user's session describes the same channels.
-    const session = await request('GET', `${server.url}/db/_session`, undefined, basic('fay', 'faypass'));
+    const session = await request('GET', `${server.url}/db/_session`, undefined, basicAuth('fay', 'faypass'));
     expect(Object.keys(session.body.userCtx.channels as object).sort()).toEqual(['!', 'granted', 'internal', 'own', 'team']);
 
     expect((await del(`${admin}/_role/staff`)).status).toBe(200);

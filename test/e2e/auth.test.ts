@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { del, getJson, postJson, putJson, request, type JsonResponse } from '../support/rest.ts';
+import { del, getJson, postJson, putJson, request, type JsonResponse, basicAuth } from '../support/rest.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 
 /**
@@ -33,7 +33,6 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
 });
 
-const basic = (name: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` });
 const cookie = (id: string) => ({ Cookie: `SyncGatewaySession=${id}` });
 const get = (path: string, headers: Record<string, string> = {}) => request('GET', `${server.url}${path}`, undefined, headers);
 
@@ -56,21 +55,21 @@ async function adminSession(db: string, body: unknown): Promise<JsonResponse> {
 
 describe('Basic authentication', () => {
   it('lets an enabled user in with the right password', async () => {
-    const root = await get('/db/', basic('alice', 'alicepass'));
+    const root = await get('/db/', basicAuth('alice', 'alicepass'));
     expect(root.status).toBe(200);
     expect(root.body.db_name).toBe('db');
-    const again = await get('/db/_all_docs', basic('alice', 'alicepass'));
+    const again = await get('/db/_all_docs', basicAuth('alice', 'alicepass'));
     expect(again.status).toBe(200);
   });
 
   it('refuses a wrong password, an unknown user and a disabled user with "Invalid login" and a Basic challenge', async () => {
-    expect401(await get('/db/', basic('alice', 'wrong')), 'Invalid login', true);
-    expect401(await get('/db/', basic('nobody', 'alicepass')), 'Invalid login', true);
-    expect401(await get('/db/', basic('dora', 'dorapass')), 'Invalid login', true);
-    expect401(await get('/db/', basic('GUEST', '')), 'Invalid login', true);
+    expect401(await get('/db/', basicAuth('alice', 'wrong')), 'Invalid login', true);
+    expect401(await get('/db/', basicAuth('nobody', 'alicepass')), 'Invalid login', true);
+    expect401(await get('/db/', basicAuth('dora', 'dorapass')), 'Invalid login', true);
+    expect401(await get('/db/', basicAuth('GUEST', '')), 'Invalid login', true);
     // Wrong credentials are refused even where GUEST would be let in.
-    expect401(await get('/open/', basic('alice', 'wrong')), 'Invalid login', true);
-    expect401(await request('PUT', `${server.url}/db/doc`, { a: 1 }, basic('alice', 'wrong')), 'Invalid login', true);
+    expect401(await get('/open/', basicAuth('alice', 'wrong')), 'Invalid login', true);
+    expect401(await request('PUT', `${server.url}/db/doc`, { a: 1 }, basicAuth('alice', 'wrong')), 'Invalid login', true);
   });
 });
 
@@ -109,7 +108,7 @@ describe('GUEST', () => {
 
   it('leaves out the Basic challenge when send_www_authenticate_header is false', async () => {
     expect401(await get('/quiet/'), 'Login required', false);
-    expect401(await get('/quiet/', basic('nobody', 'pw1')), 'Invalid login', false);
+    expect401(await get('/quiet/', basicAuth('nobody', 'pw1')), 'Invalid login', false);
   });
 });
 
@@ -156,7 +155,7 @@ describe('/{db}/_session', () => {
   });
 
   it('logs in as the Basic-authenticated user when the body names nobody', async () => {
-    const res = await request('POST', `${server.url}/db/_session`, undefined, basic('alice', 'alicepass'));
+    const res = await request('POST', `${server.url}/db/_session`, undefined, basicAuth('alice', 'alicepass'));
     expect(res.status).toBe(200);
     expect(res.body.userCtx.name).toBe('alice');
     expect((await get('/db/', cookie(sessionIdOf(res)))).status).toBe(200);
@@ -181,7 +180,7 @@ describe('session cookies', () => {
     // _session itself ignores a bad cookie and describes GUEST.
     expect((await get('/open/_session', cookie('0'.repeat(40)))).body.userCtx.name).toBeNull();
     // Basic credentials win over a bad cookie.
-    expect((await get('/db/', { ...basic('alice', 'alicepass'), ...cookie('0'.repeat(40)) })).status).toBe(200);
+    expect((await get('/db/', { ...basicAuth('alice', 'alicepass'), ...cookie('0'.repeat(40)) })).status).toBe(200);
     // Sessions belong to one database.
     const login = await postJson(`${server.url}/db/_session`, { name: 'alice', password: 'alicepass' });
     expect401(await get('/open/', cookie(sessionIdOf(login))), 'Session Invalid', false);
@@ -260,8 +259,8 @@ describe('session cookies', () => {
     expect((await get('/db/', cookie(first))).status).toBe(200);
     expect((await putJson(`${admin}/_user/carol`, { password: 'newpass' })).status).toBe(200);
     expect401(await get('/db/', cookie(first)), 'Session Invalid', false);
-    expect401(await get('/db/', basic('carol', 'carolpass')), 'Invalid login', true);
-    expect((await get('/db/', basic('carol', 'newpass'))).status).toBe(200);
+    expect401(await get('/db/', basicAuth('carol', 'carolpass')), 'Invalid login', true);
+    expect((await get('/db/', basicAuth('carol', 'newpass'))).status).toBe(200);
     await putJson(`${admin}/_user/carol`, { password: 'carolpass' });
 
     const [a, b] = [await login(), await login()];
@@ -279,20 +278,20 @@ describe('session cookies', () => {
 
     expect((await putJson(`${admin}/_user/carol`, { disabled: true })).status).toBe(200);
     expect401(await get('/db/', cookie(d)), 'Session Invalid', false);
-    expect401(await get('/db/', basic('carol', 'carolpass')), 'Invalid login', true);
+    expect401(await get('/db/', basicAuth('carol', 'carolpass')), 'Invalid login', true);
   });
 });
 
 describe('admin API', () => {
   it('needs no credentials and ignores any that are sent', async () => {
     expect((await getJson(`${server.adminUrl}/db/`)).status).toBe(200);
-    expect((await request('GET', `${server.adminUrl}/db/`, undefined, basic('alice', 'wrong'))).status).toBe(200);
+    expect((await request('GET', `${server.adminUrl}/db/`, undefined, basicAuth('alice', 'wrong'))).status).toBe(200);
     expect((await request('GET', `${server.adminUrl}/db/`, undefined, cookie('0'.repeat(40)))).status).toBe(200);
     expect((await putJson(`${server.adminUrl}/db/admin-doc`, { a: 1 })).status).toBe(201);
   });
 
   it('keeps the user and role API off the public listener', async () => {
-    expect((await get('/db/_user/alice', basic('alice', 'alicepass'))).status).toBe(403);
-    expect((await get('/db/_role/', basic('alice', 'alicepass'))).status).toBe(403);
+    expect((await get('/db/_user/alice', basicAuth('alice', 'alicepass'))).status).toBe(403);
+    expect((await get('/db/_role/', basicAuth('alice', 'alicepass'))).status).toBe(403);
   });
 });

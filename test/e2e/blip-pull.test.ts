@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { request } from '../support/rest.ts';
+import { request, basicAuth } from '../support/rest.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 import { blipUrl, type BlipTestClient, CBMOBILE_2, CBMOBILE_3, connectBlip, openSocket, until, type ConnectOptions } from '../support/blip-client.ts';
 
@@ -186,7 +186,7 @@ describe('pull', () => {
     await until(() => client.revs.length >= client.entries.length, 'backlog revisions');
 
     const res = await request('PUT', `${server.url}/db/live-1`, { channels: ['news'], live: true }, {
-      Authorization: `Basic ${Buffer.from('alice:alicepass').toString('base64')}`,
+      ...basicAuth('alice', 'alicepass'),
     });
     expect(res.status).toBe(201);
     await until(() => client.revsOf('live-1').length > 0, 'live-1 to arrive');

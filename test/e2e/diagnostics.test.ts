@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getJson, postJson, putJson, request } from '../support/rest.ts';
+import { getJson, postJson, putJson, request, basicAuth } from '../support/rest.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 
 const SYNC = `function (doc, oldDoc, meta) {
@@ -290,7 +290,7 @@ describe('GET /{db}/{doc}/_all_channels', () => {
     const { update_seq: joinedAt } = await info();
     const att = await request('PUT', admin(`with-att/_all_channels?rev=${doc.body.rev}`), 'hello', { 'Content-Type': 'text/plain' });
     expect(att.status).toBe(201);
-    const pub = await fetch(`${server.url}/db/with-att/_all_channels`, { headers: { Authorization: `Basic ${Buffer.from('ann:secret').toString('base64')}` } });
+    const pub = await fetch(`${server.url}/db/with-att/_all_channels`, { headers: basicAuth('ann', 'secret') });
     expect(pub.status).toBe(200);
     expect(await pub.text()).toBe('hello');
     expect((await getJson(admin('with-att/_all_channels'))).body).toEqual({ a: [`${joinedAt}-0`] });

@@ -7,7 +7,7 @@ import BetterSqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAppJob, type AppOp } from '../support/app-writer.ts';
 import { memoryPouch, PouchDB } from '../support/pouch.ts';
-import { eventually, getJson, postJson, putJson, request } from '../support/rest.ts';
+import { eventually, getJson, postJson, putJson, request, basicAuth } from '../support/rest.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 
 const SYNC = `function (doc, oldDoc) {
@@ -31,7 +31,6 @@ interface FeedDoc {
 }
 
 const generation = (rev: string): number => Number(rev.split('-')[0]);
-const basic = (name: string, password: string) => ({ Authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}` });
 const sorted = (ids: Iterable<string>): string[] => [...ids].sort();
 
 let server: TestServer;
@@ -200,14 +199,14 @@ describe('import of direct writes (a separate app process writing the documents 
     expect(allDocs.status).toBe(200);
     expect(sorted(allDocs.body.rows.map((r) => r.id).filter((x) => x.startsWith('a-')))).toEqual(sorted(live.map(id)));
     for (const i of filtered.slice(0, 5)) await expectNotImported(dbUrl(), id(i));
-    await expectNotImported(`${server.url}/db`, id(filtered[0]!), basic('alice', USERS.alice.password));
+    await expectNotImported(`${server.url}/db`, id(filtered[0]!), basicAuth('alice', USERS.alice.password));
 
     // Each user's feed and PouchDB pull hold exactly the documents of its channel.
     for (const name of ['alice', 'bob'] as const) {
       const { password, color: mine } = USERS[name];
       const inChannel = accepted.filter((i) => color(i) === mine);
       const liveInChannel = inChannel.filter((i) => !deletedSet.has(i)).map(id);
-      const entries = (await fullFeed(`${server.url}/db`, basic(name, password))).filter((c) => !c.id.startsWith('_user/'));
+      const entries = (await fullFeed(`${server.url}/db`, basicAuth(name, password))).filter((c) => !c.id.startsWith('_user/'));
       const mineIds = new Set(inChannel.map(id));
       expect(entries.filter((c) => !mineIds.has(c.id))).toEqual([]);
       expect(sorted(entries.filter((c) => !c.deleted && !c.removed).map((c) => c.id))).toEqual(sorted(liveInChannel));

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, getJson, postJson, putJson, request } from '../support/rest.ts';
+import { eventually, getJson, postJson, putJson, request, basicAuth } from '../support/rest.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 
 /**
@@ -24,8 +24,8 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]();
 });
 
-const ann = { Authorization: `Basic ${Buffer.from('ann:secret').toString('base64')}` };
-const wrong = { Authorization: `Basic ${Buffer.from('ann:wrong').toString('base64')}` };
+const ann = basicAuth('ann', 'secret');
+const wrong = basicAuth('ann', 'wrong');
 
 type Sections = Record<string, Record<string, number>>;
 interface Expvar {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryPouch, PouchDB } from '../support/pouch.ts';
-import { request } from '../support/rest.ts';
+import { request, basicAuth } from '../support/rest.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 
 const SYNC = `function (doc, oldDoc) {
@@ -84,7 +84,7 @@ describe('PouchDB replicating as a user', () => {
     const revoke = await request('DELETE', `${server.adminUrl}/db/membership-alice?rev=${grant.body.rev}`);
     expect(revoke.status).toBe(200);
     const feed = await request('GET', `${server.url}/db/_changes?since=${checkpoint}`, undefined, {
-      Authorization: `Basic ${Buffer.from('alice:alicepass').toString('base64')}`,
+      ...basicAuth('alice', 'alicepass'),
     });
     expect(feed.status).toBe(200);
     const removed = feed.body.results.filter((e: { removed?: string[] }) => e.removed?.includes('secret')).map((e: { id: string }) => e.id).sort();

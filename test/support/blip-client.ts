@@ -4,6 +4,7 @@
  * server sends and answers `changes` the way LiteCore's RevFinder does (by default: every revision wanted,
  * no known ancestors; revocation/removal entries are not requested).
  */
+import { basicAuth } from './rest.ts';
 import { BlipConnection, type IncomingMessage, type IncomingRequest, type OutgoingRequest } from '@syncline/protocol';
 import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
@@ -50,7 +51,7 @@ export interface Refusal {
 
 function wsOptions(opts: ConnectOptions): WebSocket.ClientOptions {
   const headers: Record<string, string> = { ...opts.headers };
-  if (opts.auth) headers.Authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
+  if (opts.auth) Object.assign(headers, basicAuth(opts.auth.username, opts.auth.password));
   return { headers, perMessageDeflate: false };
 }
 

@@ -22,6 +22,11 @@ export async function request<T = any>(method: string, url: string, body?: unkno
   return { status: res.status, headers: res.headers, body: parsed as T };
 }
 
+/** The Authorization header of HTTP Basic auth. */
+export const basicAuth = (name: string, password: string): { Authorization: string } => ({
+  Authorization: `Basic ${Buffer.from(`${name}:${password}`).toString('base64')}`,
+});
+
 export const getJson = <T = any>(url: string) => request<T>('GET', url);
 export const putJson = <T = any>(url: string, body: unknown) => request<T>('PUT', url, body);
 export const postJson = <T = any>(url: string, body: unknown) => request<T>('POST', url, body);
