@@ -137,3 +137,35 @@ export function formatGoals(results: Results): string[] {
   }
   return lines;
 }
+
+/**
+ * A Syncline-only section's throughput rows: docs, median seconds and docs/s (with the range over several
+ * rounds), a FAILED row for each measurement that failed, followed by the first line of each failure.
+ */
+export function throughputLines<K extends string>(
+  rowDefs: ReadonlyArray<{ key: K; label: string }>,
+  samples: ReadonlyMap<K, readonly { docs: number; seconds: number }[]>,
+  errors: ReadonlyMap<string, string>,
+  rounds: number,
+): string[] {
+  const int = (x: number): string => Math.round(x).toLocaleString('en-US');
+  const header = ['measurement', 'docs', 'seconds', 'docs/s'];
+  if (rounds > 1) header.push(`range over ${rounds} rounds`);
+  const grid = [header];
+  const failures: string[] = [];
+  for (const row of rowDefs) {
+    const error = errors.get(row.key);
+    if (error !== undefined) {
+      grid.push([row.label, '-', '-', 'FAILED', ...(rounds > 1 ? [''] : [])]);
+      failures.push(`  ${row.label} failed: ${error.split('\n')[0]}`);
+      continue;
+    }
+    const measured = samples.get(row.key) ?? [];
+    if (measured.length === 0) continue;
+    const perRound = measured.map((m) => m.docs / m.seconds);
+    const cells = [row.label, int(measured[0]!.docs), median(measured.map((m) => m.seconds)).toFixed(2), int(median(perRound))];
+    if (rounds > 1) cells.push(`${int(Math.min(...perRound))} - ${int(Math.max(...perRound))}`);
+    grid.push(cells);
+  }
+  return [...table(grid).map((l) => `  ${l}`), ...failures];
+}

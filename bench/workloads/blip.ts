@@ -17,7 +17,7 @@ import { averageSize, makeDocs } from '../docs.ts';
 import { collectGarbage } from '../gc.ts';
 import { describeFailure, postBulkDocs, type HttpClient } from '../http-client.ts';
 import { memoryDatabase, replicate } from '../pouchdb-client.ts';
-import { median, table } from '../report.ts';
+import { median, throughputLines } from '../report.ts';
 import type { Settings } from '../settings.ts';
 import type { HttpTarget } from '../targets/types.ts';
 import { Progress, batches, freshIdPrefix, type Log, type Measurement, type SynclineSection } from './common.ts';
@@ -285,29 +285,10 @@ export function blipSection(settings: Settings): SynclineSection {
   const pullRate = (): number | undefined => rate('blipPull');
 
   function rowLines(rounds: number): string[] {
-    const header = ['measurement', 'docs', 'seconds', 'docs/s'];
-    if (rounds > 1) header.push(`range over ${rounds} rounds`);
-    const grid = [header];
-    const failures: string[] = [];
-    for (const row of ROWS) {
-      const error = errors.get(row.key);
-      if (error !== undefined) {
-        grid.push([row.label, '-', '-', 'FAILED', ...(rounds > 1 ? [''] : [])]);
-        failures.push(`  ${row.label} failed: ${error.split('\n')[0]}`);
-        continue;
-      }
-      const samples = rows.get(row.key) ?? [];
-      if (samples.length === 0) continue;
-      const perRound = samples.map((m) => m.docs / m.seconds);
-      const cells = [row.label, int(samples[0]!.docs), median(samples.map((m) => m.seconds)).toFixed(2), int(median(perRound))];
-      if (rounds > 1) cells.push(`${int(Math.min(...perRound))} - ${int(Math.max(...perRound))}`);
-      grid.push(cells);
-    }
     const r = ratio();
     const p = pullRate();
     return [
-      ...table(grid).map((l) => `  ${l}`),
-      ...failures,
+      ...throughputLines(ROWS, rows, errors, rounds),
       `  BLIP pull / REST pull (docs/s): ${r === undefined ? 'n/a' : `${r.toFixed(2)}x`}   (goal ${GOAL_RATIO_TEXT}: ${verdict(r === undefined ? undefined : r >= PULL_GOAL_RATIO)})`,
       `  BLIP pull: ${p === undefined ? 'n/a' : `${int(p)} docs/s`}   (goal ${GOAL_RATE_TEXT}: ${verdict(p === undefined ? undefined : p >= PULL_GOAL_RATE)})`,
     ];

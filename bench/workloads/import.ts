@@ -15,7 +15,7 @@ import { track } from '../cleanup.ts';
 import { averageSize, makeDocs } from '../docs.ts';
 import { collectGarbage } from '../gc.ts';
 import { describeFailure, postBulkDocs, type HttpClient } from '../http-client.ts';
-import { median, table } from '../report.ts';
+import { median, throughputLines } from '../report.ts';
 import type { Settings } from '../settings.ts';
 import type { HttpTarget } from '../targets/types.ts';
 import { Progress, batches, freshIdPrefix, type Log, type Measurement, type SynclineSection } from './common.ts';
@@ -292,28 +292,9 @@ export function importSection(settings: Settings): SynclineSection {
   const verdict = (r: number | undefined): string => (r === undefined ? 'n/a' : r >= GOAL ? 'PASS' : 'MISS');
 
   function rowLines(rounds: number): string[] {
-    const header = ['measurement', 'docs', 'seconds', 'docs/s'];
-    if (rounds > 1) header.push(`range over ${rounds} rounds`);
-    const grid = [header];
-    const failures: string[] = [];
-    for (const row of ROWS) {
-      const error = errors.get(row.key);
-      if (error !== undefined) {
-        grid.push([row.label, '-', '-', 'FAILED', ...(rounds > 1 ? [''] : [])]);
-        failures.push(`  ${row.label} failed: ${error.split('\n')[0]}`);
-        continue;
-      }
-      const samples = rows.get(row.key) ?? [];
-      if (samples.length === 0) continue;
-      const perRound = samples.map((m) => m.docs / m.seconds);
-      const cells = [row.label, int(samples[0]!.docs), median(samples.map((m) => m.seconds)).toFixed(2), int(median(perRound))];
-      if (rounds > 1) cells.push(`${int(Math.min(...perRound))} - ${int(Math.max(...perRound))}`);
-      grid.push(cells);
-    }
     const r = ratio();
     return [
-      ...table(grid).map((l) => `  ${l}`),
-      ...failures,
+      ...throughputLines(ROWS, rows, errors, rounds),
       `  Import / _bulk_docs (docs/s): ${r === undefined ? 'n/a' : `${(r * 100).toFixed(0)}%`}   (goal ${GOAL_TEXT}: ${verdict(r)})`,
     ];
   }
