@@ -101,7 +101,7 @@ export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions, use
       withMeta: metaOnly(opts),
     });
     const docs = page.items.filter((i) => i.kind === 'doc');
-    const entries = await toEntries(ctx, docs.map((i) => ({ ...i.record, seq: 0 })), opts);
+    const entries = await toEntries(ctx, docs.map((i) => i.record), opts);
     const byId = new Map(entries.map((e) => [e.id, e]));
     for (const item of page.items) {
       const entry = item.kind === 'doc' ? byId.get(item.record.id) : removalEntry(item, opts);
