@@ -13,3 +13,14 @@ export {
 } from './multipart/couch-doc.ts';
 export type { AttachmentBody, DecodedDocument, RevisionEntry } from './multipart/couch-doc.ts';
 export * from './blip/index.ts';
+export {
+  addMissingLegacyAttachments,
+  findInlineBlobs,
+  isBlobDict,
+  legacyAttachmentName,
+  revGeneration,
+  stripLegacyAttachments,
+  valueAtLegacyName,
+  withLegacyAttachments,
+} from './blobs/legacy-attachments.ts';
+export type { InlineBlob } from './blobs/legacy-attachments.ts';

@@ -1,6 +1,5 @@
-import { crc32 } from 'node:zlib';
-import { Deflate, Inflate, Z_BLOCK, Z_SYNC_FLUSH } from 'pako';
-import type { ZStream } from 'pako';
+import { crc32, type ZlibOptions as NodeZlibOptions } from 'node:zlib';
+import { DeflateRaw, InflateRaw, constants as zlibConstants, type ZlibOptions } from 'minizlib';
 import { CHECKSUM_BYTES } from './constants.ts';
 import { BlipError } from './errors.ts';
 import { frameHeaderLength, writeChecksum, writeFrameHeader } from './frame.ts';
@@ -8,7 +7,9 @@ import { frameHeaderLength, writeChecksum, writeFrameHeader } from './frame.ts';
 /**
  * Per-direction frame codecs, after LiteCore's `Codec.cc`.
  *
- * Each direction has one running CRC32 and one raw deflate stream (pako, zlib's format and level 6).
+ * Each direction has one running CRC32 and one raw deflate stream: the sender compresses with the
+ * native zlib (through minizlib, which drives it synchronously), the receiver inflates with pako, whose
+ * stream state shows where a frame ended and whose output can be cut off at a bound.
  * The CRC covers the *uncompressed* body bytes of every non-ACK frame sent (or received) so far in that
  * direction, compressed or not, and is never reset between messages. The sender adds the frame's data
  * to the CRC, compresses it if the frame is compressed, writes the body and then appends the CRC
@@ -22,23 +23,21 @@ import { frameHeaderLength, writeChecksum, writeFrameHeader } from './frame.ts';
  */
 
 const SYNC_TRAILER = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
-const LEVEL = 6;
-const WINDOW_BITS = 15;
-const MEM_LEVEL = 8;
+/** zlib's default level; a server may choose a faster one (see `OutputCodec`). */
+export const DEFAULT_COMPRESSION_LEVEL = 6;
+/** The deflater's memory level: blocks of at most 4,095 symbols, so every block still sits in the 8 KiB window and can be stored when it does not compress. */
+const MEM_LEVEL = 6;
+/**
+ * The deflater's window: 8 KiB instead of zlib's 32 KiB. Matches reach back over several recent JSON
+ * revisions, and releasing an idle deflater needs to keep only this much of the data (see `release`).
+ * The peer's inflater accepts any window up to 32 KiB.
+ */
+const DEFLATE_WINDOW_BITS = 13;
+const DEFLATE_WINDOW = 1 << DEFLATE_WINDOW_BITS;
 /** zlib ends a block after `(1 << (memLevel + 6)) - 1` symbols, each standing for at least one input byte. */
 const MAX_BLOCK_SYMBOLS = (1 << (MEM_LEVEL + 6)) - 1;
-/**
- * Output buffer size of the inflater: one allocation per compressed frame, and the most the inflater
- * may allocate past a frame's output bound before it is cut off.
- */
-const INFLATE_CHUNK = 8 * 1024;
-const DEFLATE_CHUNK = 4 * 1024;
-/** Frames up to this size (body and trailer) are copied into one reused input buffer. */
+/** The inflater's reused input buffer grows up to this size (body and trailer). */
 const KEPT_INPUT_BYTES = 32 * 1024;
-/** `data_type` bits set by inflate with Z_BLOCK: unused bits in the last byte, last block, at a block boundary. */
-const UNUSED_BITS = 7;
-const LAST_BLOCK = 64;
-const AT_BOUNDARY = 128;
 
 /**
  * Upper bound on the compressed body for `n` bytes of frame data. zlib picks a stored block whenever it
@@ -53,14 +52,40 @@ export function maxDeflatedSize(n: number): number {
 const EMPTY_COMPRESSED = Uint8Array.of(0x00);
 
 export class OutputCodec {
+  readonly #level: number;
   #checksum = 0;
-  #deflater: Deflate | undefined;
-  #chunks: Uint8Array[] = [];
+  #deflater: DeflateRaw | undefined;
+  #chunks: Buffer[] = [];
   #length = 0;
+  #failure: Error | undefined;
+  /** The last DEFLATE_WINDOW bytes fed to the deflater, as a ring (allocated with the first compressed frame). */
+  #history: Uint8Array | undefined;
+  #historyEnd = 0;
+  #historyFull = false;
+
+  /** `level`: zlib compression level 1 (fastest) to 9 (smallest), for every compressed frame. */
+  constructor(level = DEFAULT_COMPRESSION_LEVEL) {
+    this.#level = level;
+  }
 
   /** The running CRC32 of all frame data sent so far. */
   get checksum(): number {
     return this.#checksum;
+  }
+
+  /** True while the deflater's state (about 200 KiB of native memory) is allocated. */
+  get holdsDeflater(): boolean {
+    return this.#deflater !== undefined;
+  }
+
+  /**
+   * Frees the deflater of an idle connection. The next compressed frame starts a new deflater primed
+   * with the kept window as its dictionary: its matches refer to the same bytes the peer's inflater holds,
+   * so the peer sees one continuous stream.
+   */
+  release(): void {
+    this.#deflater?.close();
+    this.#deflater = undefined;
   }
 
   /**
@@ -82,7 +107,6 @@ export class OutputCodec {
         frame.set(n === chunk.length ? chunk : chunk.subarray(0, n), o);
         o += n;
       }
-      chunks.length = 0;
       writeChecksum(frame, end, this.#checksum);
     } else {
       const body = compress ? EMPTY_COMPRESSED : data;
@@ -94,27 +118,64 @@ export class OutputCodec {
     return frame;
   }
 
-  /** Compresses `data` as the next part of the stream and sync-flushes; returns the output chunks, trailer included. */
-  #deflate(data: Uint8Array): Uint8Array[] {
-    if (this.#deflater === undefined) {
-      const deflater = new Deflate({ raw: true, level: LEVEL, windowBits: WINDOW_BITS, memLevel: MEM_LEVEL, chunkSize: DEFLATE_CHUNK });
-      deflater.onData = (chunk) => {
-        this.#chunks.push(chunk);
-        this.#length += chunk.length;
-      };
-      this.#deflater = deflater;
-    }
-    this.#chunks.length = 0;
+  /** Compresses `data` as the next part of the stream with a sync flush; returns the output chunks, trailer included. */
+  #deflate(data: Uint8Array): Buffer[] {
+    const deflater = this.#deflater ?? this.#startDeflater();
+    this.#chunks = [];
     this.#length = 0;
-    const deflater = this.#deflater;
-    if (!deflater.push(data, Z_SYNC_FLUSH)) {
-      throw new BlipError('invalid-message', `deflate failed: ${deflater.msg}`);
-    }
+    deflater.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+    if (this.#failure) throw new BlipError('invalid-message', `deflate failed: ${this.#failure.message}`);
     const chunks = this.#chunks;
     if (!endsWithTrailer(chunks, this.#length)) {
       throw new BlipError('invalid-message', 'deflate sync flush did not end with 00 00 FF FF');
     }
+    this.#remember(data);
     return chunks;
+  }
+
+  #startDeflater(): DeflateRaw {
+    const options: ZlibOptions & NodeZlibOptions = {
+      level: this.#level,
+      windowBits: DEFLATE_WINDOW_BITS,
+      memLevel: MEM_LEVEL,
+      flush: zlibConstants.Z_SYNC_FLUSH,
+    };
+    const dictionary = this.#window();
+    if (dictionary.length > 0) options.dictionary = dictionary;
+    const deflater = new DeflateRaw(options);
+    deflater.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#length += chunk.length;
+    });
+    deflater.on('error', (err: unknown) => {
+      this.#failure = err instanceof Error ? err : new Error(String(err));
+    });
+    this.#deflater = deflater;
+    return deflater;
+  }
+
+  #remember(data: Uint8Array): void {
+    const history = (this.#history ??= new Uint8Array(DEFLATE_WINDOW));
+    if (data.length >= DEFLATE_WINDOW) {
+      history.set(data.subarray(data.length - DEFLATE_WINDOW));
+      this.#historyEnd = 0;
+      this.#historyFull = true;
+      return;
+    }
+    const first = Math.min(data.length, DEFLATE_WINDOW - this.#historyEnd);
+    history.set(data.subarray(0, first), this.#historyEnd);
+    history.set(data.subarray(first), 0);
+    const end = this.#historyEnd + data.length;
+    if (end >= DEFLATE_WINDOW) this.#historyFull = true;
+    this.#historyEnd = end % DEFLATE_WINDOW;
+  }
+
+  /** The kept window, oldest byte first. */
+  #window(): Buffer {
+    const history = this.#history;
+    if (!history) return Buffer.alloc(0);
+    if (!this.#historyFull) return Buffer.from(history.subarray(0, this.#historyEnd));
+    return Buffer.concat([history.subarray(this.#historyEnd), history.subarray(0, this.#historyEnd)]);
   }
 }
 
@@ -130,57 +191,54 @@ function endsWithTrailer(chunks: Uint8Array[], length: number): boolean {
   return k === 0;
 }
 
-/** pako's inflater, fed one frame at a time, with its output counted against a per-frame bound. */
-class FrameInflater extends Inflate {
-  #strm: ZStream | undefined;
+/**
+ * Most compressed bytes one frame may carry. Peers send frames of at most 16 KiB; the native inflater
+ * produces a frame's whole output before it can be measured, so the input is bounded instead (deflate
+ * expands at most about 1,032 times).
+ */
+export const MAX_COMPRESSED_FRAME_BYTES = 64 * 1024;
+
+/** The native inflater (through minizlib), fed one frame at a time with the sync-flush trailer put back. */
+class FrameInflater {
+  readonly #inflater: InflateRaw;
   #input = new Uint8Array(4096);
-  #output: Uint8Array[] = [];
+  #output: Buffer[] = [];
   #length = 0;
-  #maxOutput = 0;
+  #failure: Error | undefined;
 
   constructor() {
-    super({ raw: true, windowBits: WINDOW_BITS, chunkSize: INFLATE_CHUNK });
-  }
-
-  override onStart(strm: ZStream): void {
-    this.#strm = strm;
-  }
-
-  override onData(chunk: Uint8Array): void {
-    this.#length += chunk.length;
-    // Thrown from inside push(): stops inflating at once, with at most one chunk allocated past the bound.
-    if (this.#length > this.#maxOutput) {
-      throw new BlipError('limit-exceeded', `inflated frame exceeds ${this.#maxOutput} bytes`);
-    }
-    this.#output.push(chunk);
+    this.#inflater = new InflateRaw({ flush: zlibConstants.Z_SYNC_FLUSH });
+    this.#inflater.on('data', (chunk: Buffer) => {
+      this.#output.push(chunk);
+      this.#length += chunk.length;
+    });
+    this.#inflater.on('error', (err: unknown) => {
+      this.#failure = err instanceof Error ? err : new Error(String(err));
+    });
   }
 
   /**
    * Decodes one compressed frame body (without its trailer) and returns a new buffer with the data.
-   * Throws BlipError `bad-deflate` or, past `maxOutput` inflated bytes, `limit-exceeded`.
+   * Throws BlipError `bad-deflate` or, past `maxOutput` inflated bytes, `limit-exceeded`. A frame that
+   * ends mid-block or holds a final block inflates to the wrong bytes and fails the checksum instead.
    */
   inflateFrame(body: Uint8Array, maxOutput: number): Buffer {
+    if (body.length > MAX_COMPRESSED_FRAME_BYTES) {
+      throw new BlipError('limit-exceeded', `compressed frame of ${body.length} bytes exceeds ${MAX_COMPRESSED_FRAME_BYTES}`);
+    }
     const total = body.length + SYNC_TRAILER.length;
-    if (this.#input.length < total && total <= KEPT_INPUT_BYTES) this.#input = new Uint8Array(KEPT_INPUT_BYTES);
-    // A frame bigger than the kept buffer gets a buffer of its own, so one huge frame does not pin memory.
-    const input = total <= this.#input.length ? this.#input : new Uint8Array(total);
+    if (this.#input.length < total) this.#input = new Uint8Array(Math.max(total, Math.min(2 * this.#input.length, KEPT_INPUT_BYTES)));
+    const input = this.#input;
     input.set(body, 0);
     input.set(SYNC_TRAILER, body.length);
     this.#output = [];
     this.#length = 0;
-    this.#maxOutput = maxOutput;
-    // Z_BLOCK stops at every block boundary (so data_type tells where the frame ended) and, like
-    // Z_SYNC_FLUSH, makes push() hand over all the output produced so far.
-    const ok = this.push(input.subarray(0, total), Z_BLOCK);
-    if (!ok) throw corrupt(this.msg || `inflate error ${this.err}`);
-    const dataType = this.#strm!.data_type;
-    if (this.ended || (dataType & LAST_BLOCK) !== 0) throw corrupt('final block in a BLIP stream');
-    if ((dataType & (AT_BOUNDARY | UNUSED_BITS)) !== AT_BOUNDARY) {
-      throw corrupt('frame does not end with complete blocks and a sync flush');
-    }
+    this.#inflater.write(Buffer.from(input.buffer, input.byteOffset, total));
+    if (this.#failure) throw corrupt(this.#failure.message);
+    if (this.#length > maxOutput) throw new BlipError('limit-exceeded', `inflated frame exceeds ${maxOutput} bytes`);
     const output = this.#output;
     this.#output = [];
-    if (output.length === 1) return Buffer.from(output[0]!);
+    if (output.length === 1) return output[0]!;
     return Buffer.concat(output, this.#length);
   }
 }

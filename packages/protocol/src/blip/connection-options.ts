@@ -15,6 +15,16 @@ export interface BlipConnectionOptions {
   onHandlerError?(error: unknown, request: IncomingRequest): void;
   /** Set false to send every message uncompressed whatever it asks. Default true. */
   compress?: boolean;
+  /** zlib level for compressed frames, 1 (fastest) to 9. Default 6, zlib's default. */
+  compressionLevel?: number;
+  /** Milliseconds without sending after which the deflater's state is freed until the next compressed frame. Default 5 s. */
+  idleReleaseMs?: number;
+  /**
+   * Called around each burst of frames the pump writes in one go, so the transport can gather them
+   * into one socket write (e.g. `socket.cork()` / `socket.uncork()`).
+   */
+  beginBurst?(): void;
+  endBurst?(): void;
   /** Largest incoming frame accepted. Default 1 MiB (LiteCore and go-blip send at most 16 KiB). */
   maxFrameBytes?: number;
   /** Largest incoming message body accepted. Default 64 MiB. */
@@ -56,8 +66,11 @@ export interface BlipConnectionStats {
   queuedMessages: number;
   /** Messages paused until the peer acknowledges bytes. */
   pausedMessages: number;
+  /** Whether the compressor's state is allocated (it is freed after `idleReleaseMs` without sending). */
+  holdsDeflater: boolean;
 }
 
+export const DEFAULT_IDLE_RELEASE_MS = 5_000;
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_PENDING_BYTES = 128 * 1024 * 1024;

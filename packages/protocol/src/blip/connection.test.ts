@@ -39,6 +39,20 @@ describe('BlipConnection back to back', () => {
     expect(msg.bodyJSON()).toEqual({ seq: 5 });
   });
 
+  it('frees an idle deflater and keeps the compressed stream continuous afterwards', async () => {
+    const pair = new LoopbackPair({ a: { idleReleaseMs: 20 }, b: { onRequest: echo } });
+    const body = (i: number): string => JSON.stringify({ i, text: 'the same words again and again '.repeat(20) });
+    for (let round = 0; round < 3; round++) {
+      const replies = [1, 2, 3].map((i) => pair.a.sendRequest({ profile: 'echo', body: body(round * 10 + i), compressed: true }));
+      await pair.settle();
+      for (const [k, reply] of replies.entries()) expect((await reply).bodyJSON()).toMatchObject({ i: round * 10 + k + 1 });
+      expect(pair.a.stats.holdsDeflater).toBe(true);
+      for (let wait = 0; wait < 100 && pair.a.stats.holdsDeflater; wait++) await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(pair.a.stats.holdsDeflater).toBe(false);
+    }
+    expect(pair.a.isOpen && pair.b.isOpen).toBe(true);
+  });
+
   it('carries error replies with domain, code and message', async () => {
     const pair = new LoopbackPair({
       b: { onRequest: (req) => req.respondWithError({ domain: 'HTTP', code: 409, message: 'conflict', properties: { x: 1 } }) },

@@ -43,6 +43,7 @@
 import { BIG_FRAME_SIZE, DEFAULT_FRAME_SIZE, FrameFlag, MessageType, PROFILE_PROPERTY } from './constants.ts';
 import { OutputCodec } from './codec.ts';
 import {
+  DEFAULT_IDLE_RELEASE_MS,
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_MAX_PENDING_BYTES,
@@ -79,7 +80,7 @@ export class BlipConnection {
   readonly #options: BlipConnectionOptions;
   readonly #schedule: (task: () => void) => void;
   readonly #compress: boolean;
-  readonly #output = new OutputCodec();
+  readonly #output: OutputCodec;
   readonly #inbox: Inbox;
   readonly #outbox = new Outbox();
   /** Messages with frames sent and more to come, by key (request number, or minus reply number). */
@@ -94,11 +95,15 @@ export class BlipConnection {
   #framesReceived = 0;
   #bytesSent = 0;
   #bytesReceived = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  readonly #idleReleaseMs: number;
 
   constructor(options: BlipConnectionOptions) {
     this.#options = options;
     this.#schedule = options.schedule ?? queueMicrotask;
     this.#compress = options.compress ?? true;
+    this.#output = new OutputCodec(options.compressionLevel);
+    this.#idleReleaseMs = options.idleReleaseMs ?? DEFAULT_IDLE_RELEASE_MS;
     const limits = {
       maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
@@ -129,6 +134,7 @@ export class BlipConnection {
       awaitingReplies: this.#inbox.awaitingReplies,
       queuedMessages: this.#outbox.length,
       pausedMessages: this.#paused,
+      holdsDeflater: this.#output.holdsDeflater,
     };
   }
 
@@ -222,6 +228,7 @@ export class BlipConnection {
   #pump(): void {
     if (this.#pumping) return;
     this.#pumping = true;
+    let burst = false;
     try {
       while (this.#open && this.#writable) {
         const msg = this.#outbox.pop();
@@ -254,6 +261,10 @@ export class BlipConnection {
         }
         this.#framesSent++;
         this.#bytesSent += frame.length;
+        if (!burst) {
+          burst = true;
+          this.#options.beginBurst?.();
+        }
         let accepted: boolean | void;
         try {
           accepted = this.#options.send(frame);
@@ -265,7 +276,26 @@ export class BlipConnection {
       }
     } finally {
       this.#pumping = false;
+      if (burst) {
+        this.#options.endBurst?.();
+        this.#armIdleRelease();
+      }
     }
+  }
+
+  /** Once nothing has been sent for a while, the deflater's memory goes back (it restarts from its kept window). */
+  #armIdleRelease(): void {
+    if (!this.#output.holdsDeflater) return;
+    if (this.#idleTimer) {
+      this.#idleTimer.refresh();
+      return;
+    }
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#outbox.isEmpty && this.#paused === 0) this.#output.release();
+      else this.#armIdleRelease();
+    }, this.#idleReleaseMs);
+    this.#idleTimer.unref();
   }
 
   // ---- incoming ----
@@ -331,6 +361,9 @@ export class BlipConnection {
 
   #shutdown(event: BlipCloseEvent): void {
     this.#open = false;
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#output.release();
     const closed = new BlipError(
       'closed',
       event.error ? `the BLIP connection failed: ${event.error.message}` : `the BLIP connection closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`,
