@@ -1,6 +1,7 @@
-import type { IncomingRequest } from '@syncline/protocol';
+import { stripLegacyAttachments, type IncomingRequest } from '@syncline/protocol';
 import { blobDigest, blobRefs } from '../blobs.ts';
 import type { JsonObject } from '../store/local-store.ts';
+import { insertPulledRevision } from './conflict-resolver.ts';
 import { ReplicationError } from './errors.ts';
 import { parseSequenceProperty, SequenceTracker } from './sequence-tracker.ts';
 import { errorMessage, errorStatus, isTrue, type WorkerContext } from './worker-context.ts';
@@ -12,6 +13,8 @@ export const MAX_HISTORY = 20;
 const MAX_POSSIBLE_ANCESTORS = 10;
 
 /** `changes` entry flags (Sync Gateway 3.x; 2.x sends only 0/1 or a boolean). */
+const DIGEST_KEY = Buffer.from('"digest"');
+
 export const ChangeFlags = { deleted: 1, revoked: 2, removed: 4 } as const;
 
 type Answer = 0 | string[];
@@ -22,6 +25,9 @@ export function encodeChangesAnswer(answers: readonly Answer[]): string {
   while (end > 0 && answers[end - 1] === 0) end--;
   return JSON.stringify(answers.slice(0, end));
 }
+
+/** A refusal retrying cannot fix (LiteCore retries only timeouts, throttling, server errors and network failures). */
+const isPermanentStatus = (code: number): boolean => code >= 400 && code < 500 && code !== 408 && code !== 429;
 
 function entryFlags(value: unknown): number {
   if (value === true) return ChangeFlags.deleted;
@@ -71,7 +77,7 @@ export class Puller {
     const body = docIds && docIds.length > 0 ? JSON.stringify({ docIDs: docIds }) : undefined;
     const reply = await this.#ctx.connection.sendRequest({ profile: 'subChanges', properties, ...(body === undefined ? {} : { body }) });
     if (reply.error) {
-      throw new ReplicationError(reply.error.code, `subChanges refused: ${reply.error.message}`, { permanent: reply.error.code === 403 || reply.error.code === 401 });
+      throw new ReplicationError(reply.error.code, `subChanges refused: ${reply.error.message}`, { permanent: isPermanentStatus(reply.error.code) });
     }
   }
 
@@ -149,13 +155,13 @@ export class Puller {
         if (!rq.noReply) rq.respond();
         this.#ctx.documentEnded({ direction: 'pull', docId, revId, purged: true });
       } else {
-        await this.#fetchMissingBlobs(docId, body);
+        // Blobs and attachments all carry a digest: a body without one needs no blob work.
+        const mayHoldBlobs = rq.body.includes(DIGEST_KEY);
+        if (mayHoldBlobs) await this.#fetchMissingBlobs(docId, body);
         const history = (rq.property('history') ?? '').split(',').filter((r) => r !== '');
         const deleted = isTrue(rq.property('deleted')) || body._deleted === true;
-        delete body._id;
-        delete body._rev;
-        delete body._deleted;
-        await this.#ctx.store.insertRevision({ docId, revId, history, body, deleted });
+        const { _id: _i, _rev: _r, _deleted: _d, ...properties } = mayHoldBlobs ? stripLegacyAttachments(body) : body;
+        await insertPulledRevision(this.#ctx.store, { docId, revId, history, body: properties, deleted });
         if (!rq.noReply) rq.respond();
         this.#ctx.documentEnded({ direction: 'pull', docId, revId, deleted });
       }
@@ -189,7 +195,8 @@ export class Puller {
   }
 
   #checkpoint(): void {
-    this.#ctx.checkpointer.setRemote(this.#sequences.since);
+    // A revision finishing after its connection closed must not move the checkpoint of the next session.
+    if (this.#ctx.connection.isOpen) this.#ctx.checkpointer.setRemote(this.#sequences.since);
   }
 
   async #fetchMissingBlobs(docId: string, body: JsonObject): Promise<void> {

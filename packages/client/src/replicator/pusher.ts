@@ -1,4 +1,4 @@
-import type { IncomingRequest } from '@syncline/protocol';
+import { revGeneration, withLegacyAttachments, type IncomingRequest } from '@syncline/protocol';
 import { blobRefs, proveAttachment, withAttachmentStubs } from '../blobs.ts';
 import type { JsonObject, LocalChange } from '../store/local-store.ts';
 import { MAX_HISTORY, CHANGES_BATCH_SIZE } from './puller.ts';
@@ -16,6 +16,11 @@ function statusOf(value: unknown): number {
   if (typeof value === 'number') return value;
   if (typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'number') return (value as { status: number }).status;
   return 0;
+}
+
+/** A `rev` body: attachments as stubs, plus LiteCore's `blob_/<path>` shadows of inline blobs. */
+function revBody(body: JsonObject, revId: string): JsonObject {
+  return withLegacyAttachments(withAttachmentStubs(body), revGeneration(revId));
 }
 
 /**
@@ -73,7 +78,7 @@ export class Pusher {
         this.#ctx.activityChanged();
         await this.#pushBatch(changes);
         this.#since = changes[changes.length - 1]!.sequence;
-        this.#ctx.checkpointer.setLocal(this.#since);
+        if (this.#ctx.connection.isOpen) this.#ctx.checkpointer.setLocal(this.#since);
         this.#ctx.activityChanged();
       }
     } finally {
@@ -128,7 +133,7 @@ export class Pusher {
     const digests = blobRefs(proposal.body).map((b) => b.digest);
     for (const d of digests) this.#allowedBlobs.set(d, (this.#allowedBlobs.get(d) ?? 0) + 1);
     try {
-      const reply = await this.#ctx.connection.sendRequest({ profile: 'rev', properties, body: JSON.stringify(withAttachmentStubs(proposal.body)), compressed: true });
+      const reply = await this.#ctx.connection.sendRequest({ profile: 'rev', properties, body: JSON.stringify(revBody(proposal.body, revId)), compressed: true });
       const error = reply.error;
       if (error) {
         this.#ctx.documentEnded({ direction: 'push', docId, revId, deleted, error: { status: error.code, message: error.message } });

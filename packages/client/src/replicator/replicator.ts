@@ -38,6 +38,11 @@ export interface ReplicatorOptions {
   retry?: RetryOptions;
   /** Replaces the WebSocket transport (tests use an in-memory peer). */
   connector?: Connector;
+  /**
+   * While busy, a changed checkpoint is saved this long after the first change (LiteCore's Checkpointer
+   * saves periodically, so that an interrupted replication resumes near where it stopped). Default 5 s.
+   */
+  checkpointSaveDelayMs?: number;
 }
 
 export interface ReplicatorStatus {
@@ -71,6 +76,7 @@ export class Replicator implements AsyncDisposable {
   #attempts = 0;
   #retryTimer: NodeJS.Timeout | undefined;
   #saving: Promise<void> = Promise.resolve();
+  #saveTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ReplicatorOptions) {
     this.#options = options;
@@ -177,6 +183,8 @@ export class Replicator implements AsyncDisposable {
     const { type } = this.#options;
     this.#puller = type === 'push' ? undefined : new Puller(ctx, checkpoint.remote);
     this.#pusher = type === 'pull' ? undefined : new Pusher(ctx, checkpoint.local);
+    // Connected again: the error that made the replicator go offline is over (as LiteCore's status).
+    this.#error = undefined;
     this.#set('busy');
     this.#attempts = 0;
     this.#ready = true;
@@ -246,6 +254,7 @@ export class Replicator implements AsyncDisposable {
     const done = this.#caughtUp();
     if (!done) {
       this.#set('busy');
+      this.#saveSoon();
       return;
     }
     const generation = this.#generation;
@@ -262,6 +271,18 @@ export class Replicator implements AsyncDisposable {
     const pullDone = this.#puller === undefined || !this.#puller.busy;
     const pushDone = this.#pusher === undefined || this.#pusher.caughtUp;
     return pullDone && pushDone;
+  }
+
+  /** Schedules a checkpoint save while busy; a failure is left for the next save (or the next run). */
+  #saveSoon(): void {
+    if (this.#saveTimer !== undefined) return;
+    const generation = this.#generation;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      if (generation !== this.#generation || (this.#state !== 'busy' && this.#state !== 'idle')) return;
+      this.#save().catch(() => undefined);
+    }, this.#options.checkpointSaveDelayMs ?? 5000);
+    this.#saveTimer.unref();
   }
 
   #save(): Promise<void> {
@@ -316,6 +337,8 @@ export class Replicator implements AsyncDisposable {
   }
 
   #endSession(): void {
+    clearTimeout(this.#saveTimer);
+    this.#saveTimer = undefined;
     this.#generation++;
     this.#ready = false;
     this.#pusher?.stop();

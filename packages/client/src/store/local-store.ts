@@ -49,12 +49,22 @@ export interface LocalStore {
   hasRevision(docId: string, revId: string): Promise<boolean>;
   /** Revisions held locally that could be ancestors of `revId` (leaves of lower generation), newest first. */
   possibleAncestors(docId: string, revId: string, max: number): Promise<string[]>;
-  /** Adds a revision from the remote; a revision already present is left as it is. Marks it as on the remote. */
+  /**
+   * Adds a revision from the remote; a revision already present is left as it is. Marks it as on the remote.
+   * The caller hands `rev.body` over: the store may keep that object, and the caller does not touch it again.
+   */
   insertRevision(rev: RevisionToInsert): Promise<void>;
   /** Records that `revId` is now on the remote. */
   setRemoteRevision(docId: string, revId: string): Promise<void>;
   /** Removes every trace of a document (revocation or channel removal). */
   purge(docId: string): Promise<void>;
+  /**
+   * Resolves a conflict between two leaves (as LiteCore's c4doc_resolveConflict): the branch of `losingRevId`
+   * is dropped, and when `merged` is given a new revision with that content is added as a child of
+   * `winningRevId`. The document's current revision becomes that new revision or `winningRevId`.
+   * Returns the new current revision ID.
+   */
+  resolveConflict(docId: string, winningRevId: string, losingRevId: string, merged?: { body: JsonObject; deleted: boolean }): Promise<string>;
   /** Documents changed after `since`, in sequence order, at most `limit`. */
   changesSince(since: number, limit: number): Promise<LocalChange[]>;
   /** Calls `listener` after each local change; returns an unsubscribe function. */

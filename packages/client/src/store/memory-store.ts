@@ -41,7 +41,7 @@ export class MemoryStore implements LocalStore {
     const digest = createHash('md5').update(JSON.stringify([parent ?? '', deleted, body])).digest('hex');
     const revId = `${generation}-${digest}`;
     const history = parent === undefined || doc === undefined ? [] : [parent, ...ancestors(doc.tree, parent)];
-    this.#write(docId, { docId, revId, history, body, deleted }, false);
+    this.#write(docId, { docId, revId, history, body: structuredClone(body), deleted }, false);
     return revId;
   }
 
@@ -98,6 +98,28 @@ export class MemoryStore implements LocalStore {
     this.#docs.delete(docId);
   }
 
+  async resolveConflict(docId: string, winningRevId: string, losingRevId: string, merged?: { body: JsonObject; deleted: boolean }): Promise<string> {
+    const doc = this.#docs.get(docId);
+    if (!doc?.tree.has(winningRevId) || !doc.tree.has(losingRevId)) throw new Error(`no conflict between ${winningRevId} and ${losingRevId} in ${docId}`);
+    const keep = new Set<string>();
+    for (const leaf of leaves(doc.tree)) {
+      if (leaf === losingRevId) continue;
+      keep.add(leaf);
+      for (const id of ancestors(doc.tree, leaf)) keep.add(id);
+    }
+    for (const id of [losingRevId, ...ancestors(doc.tree, losingRevId)]) if (!keep.has(id)) doc.tree.delete(id);
+    let revId = winningRevId;
+    if (merged) {
+      revId = `${generationOf(winningRevId) + 1}-${createHash('md5').update(JSON.stringify([winningRevId, merged.deleted, merged.body])).digest('hex')}`;
+      graft(doc.tree, revId, [winningRevId, ...ancestors(doc.tree, winningRevId)], merged.deleted, structuredClone(merged.body));
+    }
+    doc.current = winner(doc.tree)!;
+    doc.sequence = ++this.#lastSequence;
+    const change: LocalChange = { sequence: doc.sequence, docId, revId: doc.current, deleted: doc.tree.get(doc.current)!.deleted };
+    for (const listener of this.#listeners) listener(change);
+    return doc.current;
+  }
+
   async changesSince(since: number, limit: number): Promise<LocalChange[]> {
     const out: LocalChange[] = [];
     for (const [docId, doc] of this.#docs) {
@@ -133,7 +155,7 @@ export class MemoryStore implements LocalStore {
   #write(docId: string, rev: RevisionToInsert, fromRemote: boolean): void {
     let doc = this.#docs.get(docId);
     const tree: RevTree = doc?.tree ?? new Map();
-    if (!graft(tree, rev.revId, rev.history, rev.deleted, structuredClone(rev.body))) {
+    if (!graft(tree, rev.revId, rev.history, rev.deleted, rev.body)) {
       if (fromRemote && doc) doc.remoteRevId = rev.revId;
       return;
     }

@@ -21,6 +21,9 @@ function testAuthOptions(): AuthStoreOptions | undefined {
   return { scrypt };
 }
 
+/** Longest a SIGTERM/SIGINT shutdown may take before the process exits anyway. */
+const SHUTDOWN_TIMEOUT_MS = 10_000;
+
 async function serve(opts: { config?: string }): Promise<void> {
   let config;
   try {
@@ -49,7 +52,18 @@ async function serve(opts: { config?: string }): Promise<void> {
     if (stopping) return;
     stopping = true;
     server.context.logger.info({ signal }, 'shutting down');
-    void server.stop().then(() => process.exit(0));
+    // A stop that hangs or fails must not keep the process alive.
+    setTimeout(() => {
+      server.context.logger.error('shutdown did not finish in time; exiting');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.context.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));

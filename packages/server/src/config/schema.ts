@@ -136,6 +136,25 @@ export const ServerConfigSchema = Type.Object(
       default: '127.0.0.1:4986',
       description: 'Metrics API address (`GET /_metrics` in Prometheus text format, `GET /_ping`). Binds to loopback unless told otherwise; "" or null disables it.',
     }),
+    replicator: Type.Object(
+      {
+        blip_compression: Type.Integer({
+          default: 1,
+          minimum: 0,
+          maximum: 9,
+          description:
+            'zlib level of the replication messages the server compresses on `/{db}/_blipsync` connections: 1 is fastest, 9 smallest, 0 sends them uncompressed. Sync Gateway defaults to 3; 1 spends the least CPU per revision, for about 8% more bytes than 3 on ~1 KB JSON documents.',
+        }),
+        ping_interval_secs: Type.Number({
+          default: 30,
+          exclusiveMinimum: 0,
+          maximum: 3600,
+          description:
+            'Seconds between the WebSocket pings the server sends on each replication connection. A connection that has neither answered the previous ping nor read anything since is dropped as dead.',
+        }),
+      },
+      { additionalProperties: false, default: {}, description: 'Couchbase Lite replication (`/{db}/_blipsync`) settings.' },
+    ),
     logging: LoggingConfigSchema,
     CORS: Type.Optional(CorsConfigSchema),
     databases: Type.Record(Type.String(), DatabaseConfigSchema, {

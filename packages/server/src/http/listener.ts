@@ -49,11 +49,11 @@ export async function listen(context: ServerContext, address: string, api: Api, 
   return {
     server,
     url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        upgrades?.close();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await upgrades?.close();
+      await closed;
+    },
   };
 }

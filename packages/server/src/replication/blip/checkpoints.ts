@@ -1,5 +1,5 @@
 import type { IncomingRequest } from '@syncline/protocol';
-import { badRequest, isSynclineError, notFound } from '../../base/errors.ts';
+import { badRequest, isSynclineError, notFound, tooLarge } from '../../base/errors.ts';
 import type { DbContext } from '../../db/context.ts';
 import { isPlainObject } from '../../db/crud/incoming.ts';
 import { getLocal, putLocal } from '../../db/local-docs.ts';
@@ -30,6 +30,7 @@ export async function handleGetCheckpoint(db: DbContext, rq: IncomingRequest): P
 
 export async function handleSetCheckpoint(db: DbContext, rq: IncomingRequest): Promise<void> {
   const id = checkpointId(rq);
+  if (rq.body.length > db.config.max_document_size) throw tooLarge(`Checkpoint is more than the limit of ${db.config.max_document_size} bytes`);
   let body: unknown;
   try {
     body = rq.bodyJSON();

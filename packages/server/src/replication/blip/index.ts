@@ -1,5 +1,5 @@
-export { BlipSyncSession } from './session.ts';
-export type { BlipSessionOptions, BlipTransport } from './session.ts';
+export { BlipSyncSession, sessionLimits } from './session.ts';
+export type { BlipSessionLimits, BlipSessionOptions, BlipTransport } from './session.ts';
 export {
   negotiateSubprotocol,
   offeredSubprotocols,

@@ -6,7 +6,7 @@ import type { Database } from '../../db/database.ts';
 import { FINAL, type FeedPosition } from '../../db/feed-position.ts';
 import type { AllowedAttachments } from './attachments.ts';
 import { changeRow, parseChangesAnswer, type ChangeRow, type SubChangesParams } from './messages.ts';
-import { sendRevision } from './rev-sender.ts';
+import { loadDocuments, sendRevision } from './rev-sender.ts';
 import type { CBMobileVersion } from './subprotocol.ts';
 
 /** Sync Gateway's DefaultMaxConcurrentChangesBatches: `changes` messages awaiting the client's answer at once. */
@@ -72,7 +72,8 @@ export class PullFeed {
           {
             since,
             limit: params.batch,
-            activeOnly: params.activeOnly,
+            // activeOnly skips deletions and removals of the initial catch-up only: later ones must reach the client.
+            activeOnly: params.activeOnly && !caughtUp,
             ...(params.channels ? { channels: params.channels } : {}),
             ...(params.docIds ? { docIds: params.docIds } : {}),
           },
@@ -143,17 +144,19 @@ export class PullFeed {
     // A user deleted or disabled meanwhile reads nothing (a null access would mean the admin).
     if (!access || access.user.disabled) return;
     const knownByDoc = new Map<string, Set<string>>();
+    const wanted: number[] = [];
     const count = Math.min(answer.length, rows.length);
-    for (let i = 0; i < count; i++) {
-      const known = answer[i];
-      if (known === null || known === undefined) continue;
+    for (let i = 0; i < count; i++) if (answer[i] !== null && answer[i] !== undefined) wanted.push(i);
+    if (wanted.length === 0 || !this.#ctx.connection.isOpen) return;
+    // One read for the whole batch; the revisions then go out in one burst of frames.
+    const docs = await loadDocuments(this.#ctx.db, [...new Set(wanted.map((i) => rows[i]![1]))]);
+    for (const i of wanted) {
       if (!this.#ctx.connection.isOpen) return;
-      const row = rows[i]!;
-      const [seq, id, rev] = row;
+      const [seq, id, rev] = rows[i]!;
       let set = knownByDoc.get(id);
       if (!set) knownByDoc.set(id, (set = new Set()));
-      for (const r of known) set.add(r);
-      await sendRevision(this.#ctx, { seq, id, rev }, set, Number.isFinite(maxHistory) && maxHistory > 0 ? maxHistory : 0, access);
+      for (const r of answer[i]!) set.add(r);
+      sendRevision(this.#ctx, { seq, id, rev }, set, Number.isFinite(maxHistory) && maxHistory > 0 ? maxHistory : 0, access, docs.get(id));
     }
   }
 }

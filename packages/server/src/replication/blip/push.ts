@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { BlipConnection, IncomingMessage, IncomingRequest } from '@syncline/protocol';
+import { addMissingLegacyAttachments, type BlipConnection, type IncomingMessage, type IncomingRequest, type OutgoingRequest } from '@syncline/protocol';
 import { badRequest, conflict, forbidden, SynclineError } from '../../base/errors.ts';
 import { ud, type Logger } from '../../base/logger.ts';
 import { generationOf, getNode, isLeaf, isValidRevId, leaves } from '../../document/index.ts';
@@ -24,6 +24,8 @@ export interface PushContext {
   userName: string;
   connection: BlipConnection;
   log: Logger;
+  /** Sends a request to the peer on behalf of the handler and waits for the reply (see the session's askPeer). */
+  askPeer(request: OutgoingRequest): Promise<IncomingMessage>;
 }
 
 /** Sync Gateway's ProposedRevStatus values that go on the wire (OK and OK-is-new are both 0). */
@@ -119,7 +121,7 @@ function isNotFound(reply: IncomingMessage): boolean {
 /** Asks the client for an attachment body and checks it against the stub's digest and length. */
 async function fetchAttachment(ctx: PushContext, docId: string, name: string, digest: string, length: number | undefined): Promise<Buffer> {
   ctx.log.debug({ doc: ud(docId), name: ud(name), digest }, 'asking the client for an attachment');
-  const reply = await ctx.connection.sendRequest({ profile: 'getAttachment', properties: { digest, docID: docId } });
+  const reply = await ctx.askPeer({ profile: 'getAttachment', properties: { digest, docID: docId } });
   const error = reply.error;
   if (error) throw badRequest(`Client could not send attachment ${digest}: ${error.code} ${error.message}`);
   const data = Buffer.from(reply.body);
@@ -134,7 +136,7 @@ async function fetchAttachment(ctx: PushContext, docId: string, name: string, di
 /** Asks the client to prove it holds an attachment the server already has; falls back to getAttachment on a 404. */
 async function verifyAttachment(ctx: PushContext, docId: string, name: string, digest: string, length: number | undefined, data: Uint8Array): Promise<void> {
   const nonce = randomBytes(NONCE_BYTES);
-  const reply = await ctx.connection.sendRequest({ profile: 'proveAttachment', properties: { digest }, body: nonce });
+  const reply = await ctx.askPeer({ profile: 'proveAttachment', properties: { digest }, body: nonce });
   if (isNotFound(reply)) {
     await fetchAttachment(ctx, docId, name, digest, length);
     return;
@@ -205,7 +207,9 @@ function revisionsOf(rev: string, history: readonly string[]): { start: number; 
 
 /**
  * `rev` from the client: properties `id`, `rev`, `history`, `deleted`, `noconflicts`, `sequence`; body = the
- * revision's JSON with `_attachments` stubs. Errors answer this request only (see the session's dispatch).
+ * revision's JSON with `_attachments` stubs. Inline blobs without their `blob_/<path>` shadow stub get one
+ * (see blob-attachments.ts), so they are fetched and stored as attachments. Errors answer this request only
+ * (see the session's dispatch).
  */
 export async function handleRev(ctx: PushContext, rq: IncomingRequest): Promise<void> {
   const props = rq.properties;
@@ -227,7 +231,7 @@ export async function handleRev(ctx: PushContext, rq: IncomingRequest): Promise<
   }
   if (!isPlainObject(body)) throw badRequest('Revision body must be a JSON object');
   const raw: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(body)) {
+  for (const [key, value] of Object.entries(addMissingLegacyAttachments(body, revisions.start))) {
     if (key === '_id' || key === '_rev' || key === '_deleted' || key === '_revisions' || key === '_removed') continue;
     raw[key] = value;
   }

@@ -4,8 +4,8 @@ import { ancestry } from '../../document/index.ts';
 import { canReadRevision } from '../../db/access/doc-access.ts';
 import type { UserAccess } from '../../db/access/user-access.ts';
 import type { DbContext } from '../../db/context.ts';
-import { revisionContent } from '../../db/crud/current.ts';
-import { loadCurrent } from '../../db/crud/read.ts';
+import { revisionContent, toCurrent, type CurrentDoc } from '../../db/crud/current.ts';
+import { readManyImported } from '../../db/import/importer.ts';
 import type { AttachmentMap } from '../../db/doc-meta.ts';
 import type { AllowedAttachments } from './attachments.ts';
 import { sequenceProperty, trimHistory } from './messages.ts';
@@ -23,6 +23,11 @@ export interface RevToSend {
   id: string;
   rev: string;
 }
+
+/** Bodies shorter than this go out uncompressed: deflate would save a few bytes for more CPU (LiteCore's rule too). */
+const MIN_BODY_TO_COMPRESS = 500;
+
+const worthCompressing = (body: string): boolean => body.length >= MIN_BODY_TO_COMPRESS;
 
 /** `_attachments` as sent in `rev` bodies: metadata stubs (the client fetches bytes with getAttachment). */
 function attachmentStubs(atts: AttachmentMap): Record<string, Record<string, unknown>> {
@@ -44,18 +49,33 @@ export function sendNoRev(ctx: RevSendContext, change: RevToSend, status: number
   });
 }
 
+/** The documents of `ids` as they are now, imported first where needed; a document that cannot be imported is absent. */
+export async function loadDocuments(db: DbContext, ids: readonly string[]): Promise<Map<string, CurrentDoc>> {
+  const stored = await readManyImported(db, ids);
+  const docs = new Map<string, CurrentDoc>();
+  for (const [id, doc] of stored) docs.set(id, toCurrent(id, doc));
+  return docs;
+}
+
 /**
  * Sends one revision the client asked for, as Sync Gateway's sendRevision: properties `id`, `rev`,
  * `sequence`, `history` (ancestors newest first, cut at the first one the client knows or at `maxHistory`),
  * `deleted`; body = the revision's properties plus `_attachments` stubs. A revision the user can no longer
  * read goes out redacted: `{"_removed":true}` (or `{}` for a tombstone). One whose body is gone gets `norev`.
  * Revisions with attachments await the reply, so that `getAttachment` is allowed meanwhile; others are no-reply.
+ * `current` is the document as loaded by `loadDocuments` (undefined when missing).
  */
-export async function sendRevision(ctx: RevSendContext, change: RevToSend, known: Set<string>, maxHistory: number, access: UserAccess | null): Promise<void> {
+export function sendRevision(
+  ctx: RevSendContext,
+  change: RevToSend,
+  known: Set<string>,
+  maxHistory: number,
+  access: UserAccess | null,
+  current: CurrentDoc | undefined,
+): void {
   if (!ctx.connection.isOpen) return;
-  const current = await loadCurrent(ctx.db, change.id);
-  const meta = current.meta;
-  if (!meta || meta.tree[change.rev] === undefined) return sendNoRev(ctx, change, 404, 'missing');
+  const meta = current?.meta;
+  if (!current || !meta || meta.tree[change.rev] === undefined) return sendNoRev(ctx, change, 404, 'missing');
   const node = meta.tree[change.rev]!;
   const history = trimHistory(ancestry(meta.tree, change.rev).slice(1), known, maxHistory);
   const properties: Record<string, string> = { id: change.id, rev: change.rev, sequence: sequenceProperty(change.seq) };
@@ -64,7 +84,14 @@ export async function sendRevision(ctx: RevSendContext, change: RevToSend, known
 
   if (!canReadRevision(access, meta, change.rev)) {
     const body = node.deleted ? '{}' : '{"_removed":true}';
-    ctx.connection.sendNoReply({ profile: 'rev', properties, body, compressed: true });
+    ctx.connection.sendNoReply({ profile: 'rev', properties, body });
+    return;
+  }
+  // The current revision without attachments goes out as stored: gateway and imported bodies hold no `_` properties.
+  const storedBody = current.stored?.body;
+  if (change.rev === meta.rev && !meta.deleted && storedBody != null && Object.keys(meta.attachments).length === 0) {
+    ctx.db.stats.docReads++;
+    ctx.connection.sendNoReply({ profile: 'rev', properties, body: storedBody, compressed: worthCompressing(storedBody) });
     return;
   }
   const content = revisionContent(current, change.rev);
@@ -76,7 +103,8 @@ export async function sendRevision(ctx: RevSendContext, change: RevToSend, known
   delete body._deleted;
   const digests = Object.values(content.attachments).map((a) => a.digest);
   if (digests.length > 0) body._attachments = attachmentStubs(content.attachments);
-  const message = { profile: 'rev', properties, body: JSON.stringify(body), compressed: true };
+  const json = JSON.stringify(body);
+  const message = { profile: 'rev', properties, body: json, compressed: worthCompressing(json) };
   if (digests.length === 0) {
     ctx.connection.sendNoReply(message);
     return;

@@ -1,5 +1,5 @@
-import { BlipConnection, type BlipCloseEvent, type IncomingRequest } from '@syncline/protocol';
-import { internalError, isSynclineError } from '../../base/errors.ts';
+import { BlipConnection, type BlipCloseEvent, type IncomingMessage, type IncomingRequest, type OutgoingRequest } from '@syncline/protocol';
+import { conflict, isSynclineError, unavailable } from '../../base/errors.ts';
 import type { Logger } from '../../base/logger.ts';
 import type { Database } from '../../db/database.ts';
 import { AllowedAttachments, handleGetAttachment } from './attachments.ts';
@@ -14,6 +14,39 @@ export interface BlipTransport {
   /** Writes one binary frame; false when the socket is backed up (then call `resumeWriting`). */
   send(frame: Uint8Array): boolean;
   close(code: number, reason: string): void;
+  /**
+   * Asks the transport to stop (true) or resume (false) reading from the socket: the session holds too many
+   * requests in progress. Back-pressure reaches the peer through TCP.
+   */
+  setBusy?(busy: boolean): void;
+  /** Around a burst of frames: lets the socket gather them into one write. */
+  beginBurst?(): void;
+  endBurst?(): void;
+}
+
+/** Limits of one session's incoming data (see `sessionLimits`). */
+export interface BlipSessionLimits {
+  /** Largest incoming message body (BLIP `maxMessageBytes`); above it the connection closes with 1009. */
+  maxMessageBytes: number;
+  /** Most bytes buffered for incoming messages not yet complete (BLIP `maxPendingBytes`). */
+  maxPendingBytes: number;
+}
+
+/** Requests being handled at once above which the session stops reading from the socket. */
+const MAX_ACTIVE_HANDLERS = 64;
+/** Request bodies held by running handlers above which the session stops reading from the socket. */
+const MAX_ACTIVE_BYTES = 32 * 1024 * 1024;
+/** Request bytes held by handlers waiting for a reply from the peer; more are refused with 503 (see `askPeer`). */
+const MAX_WAITING_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The BLIP limits for a database: a message may carry a document body (max_document_size) and, in a
+ * getAttachment reply or inline, an attachment (max_attachment_size), plus room for properties and JSON
+ * overhead; at most two such messages may be in progress at once.
+ */
+export function sessionLimits(config: { max_document_size: number; max_attachment_size: number }): BlipSessionLimits {
+  const maxMessageBytes = config.max_document_size + config.max_attachment_size + 1024 * 1024;
+  return { maxMessageBytes, maxPendingBytes: 2 * maxMessageBytes };
 }
 
 export interface BlipSessionOptions {
@@ -23,6 +56,10 @@ export interface BlipSessionOptions {
   version: CBMobileVersion;
   log: Logger;
   transport: BlipTransport;
+  /** Default: `sessionLimits(db.config)`. */
+  limits?: BlipSessionLimits;
+  /** zlib level of compressed frames, 1-9; 0 sends every frame uncompressed (config `replicator.blip_compression`). Default 1. */
+  compressionLevel?: number;
 }
 
 /** WebSocket close code asking the client to come back later (the database went offline or away). */
@@ -44,9 +81,41 @@ export class BlipSyncSession {
   readonly #handlers: Record<string, Handler>;
   #pull: PullFeed | undefined;
   #closeListeners: ((event: BlipCloseEvent) => void)[] = [];
+  #activeHandlers = 0;
+  #waitingBytes = 0;
+  #activeBytes = 0;
+  #busy = false;
 
-  get #push(): PushContext {
-    return { db: this.#opts.db, userName: this.#opts.userName, connection: this.connection, log: this.#log };
+  #pushFor(rq: IncomingRequest): PushContext {
+    return {
+      db: this.#opts.db,
+      userName: this.#opts.userName,
+      connection: this.connection,
+      log: this.#log,
+      askPeer: (request) => this.#askPeer(request, rq.body.length),
+    };
+  }
+
+  /**
+   * A request a handler sends to the peer (getAttachment, proveAttachment). While it waits for the reply the
+   * handler (and the `bytes` of its request) does not count as busy: reading must go on, or the reply it
+   * waits for would never be read. Waiting handlers are capped by their bytes instead; past the cap the
+   * request fails with 503 rather than stopping the connection.
+   */
+  async #askPeer(request: OutgoingRequest, bytes: number): Promise<IncomingMessage> {
+    if (this.#waitingBytes + bytes > MAX_WAITING_BYTES) throw unavailable('Too many revisions waiting for attachments from this client');
+    this.#waitingBytes += bytes;
+    this.#activeHandlers--;
+    this.#activeBytes -= bytes;
+    this.#updateBusy();
+    try {
+      return await this.connection.sendRequest(request);
+    } finally {
+      this.#waitingBytes -= bytes;
+      this.#activeHandlers++;
+      this.#activeBytes += bytes;
+      this.#updateBusy();
+    }
   }
 
   constructor(opts: BlipSessionOptions) {
@@ -62,13 +131,20 @@ export class BlipSyncSession {
         rq.respond();
       },
       getAttachment: (rq) => handleGetAttachment(opts.db, this.#attachments, rq),
-      proposeChanges: (rq) => handleProposeChanges(this.#push, rq),
-      changes: (rq) => handlePushChanges(this.#push, rq),
-      rev: (rq) => handleRev(this.#push, rq),
+      proposeChanges: (rq) => handleProposeChanges(this.#pushFor(rq), rq),
+      changes: (rq) => handlePushChanges(this.#pushFor(rq), rq),
+      rev: (rq) => handleRev(this.#pushFor(rq), rq),
     };
+    const limits = opts.limits ?? sessionLimits(opts.db.config);
     this.connection = new BlipConnection({
+      maxMessageBytes: limits.maxMessageBytes,
+      maxPendingBytes: limits.maxPendingBytes,
       send: (frame) => opts.transport.send(frame),
       closeTransport: (code, reason) => opts.transport.close(code, reason),
+      compress: (opts.compressionLevel ?? 1) > 0,
+      compressionLevel: Math.max(1, opts.compressionLevel ?? 1),
+      beginBurst: () => opts.transport.beginBurst?.(),
+      endBurst: () => opts.transport.endBurst?.(),
       onRequest: (rq) => this.#dispatch(rq),
       onHandlerError: (err, rq) => this.#log.error({ err, profile: rq.profile }, 'BLIP handler failed'),
       onClose: (event) => this.#closed(event),
@@ -105,6 +181,10 @@ export class BlipSyncSession {
       rq.respondWithError({ code: 404, message: 'No handler for BLIP request' });
       return;
     }
+    const bytes = rq.body.length;
+    this.#activeHandlers++;
+    this.#activeBytes += bytes;
+    this.#updateBusy();
     try {
       await handler(rq);
     } catch (err) {
@@ -119,13 +199,30 @@ export class BlipSyncSession {
         this.#log.error({ err, profile }, 'BLIP handler failed');
         rq.respondWithError({ domain: 'HTTP', code: 500, message: 'Internal error' });
       }
+    } finally {
+      this.#activeHandlers--;
+      this.#activeBytes -= bytes;
+      this.#updateBusy();
     }
+  }
+
+  /**
+   * A peer may send complete requests faster than they are handled (each may hold a document body); past
+   * MAX_ACTIVE_HANDLERS or MAX_ACTIVE_BYTES the transport stops reading until enough of them finish.
+   */
+  #updateBusy(): void {
+    const busy = this.#busy
+      ? this.#activeHandlers > MAX_ACTIVE_HANDLERS / 2 || this.#activeBytes > MAX_ACTIVE_BYTES / 2
+      : this.#activeHandlers >= MAX_ACTIVE_HANDLERS || this.#activeBytes >= MAX_ACTIVE_BYTES;
+    if (busy === this.#busy) return;
+    this.#busy = busy;
+    this.#opts.transport.setBusy?.(busy);
   }
 
   #subChanges(rq: IncomingRequest): void {
     const params = parseSubChanges(rq);
     if (this.#pull !== undefined && !this.#pull.stopped) {
-      throw internalError('blipHandler already has an outstanding subChanges. Cannot open another one');
+      throw conflict('blipHandler already has an outstanding subChanges. Cannot open another one');
     }
     const pull = new PullFeed(
       {
