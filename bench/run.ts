@@ -15,6 +15,7 @@ import { sqliteVersion } from './targets/raw-sqlite.ts';
 import { startSyncline } from './targets/syncline.ts';
 import type { HttpTarget } from './targets/types.ts';
 import { accessControlSection } from './workloads/access-control.ts';
+import { blipBlobsSection } from './workloads/blip-blobs.ts';
 import { blipSection } from './workloads/blip.ts';
 import { bulkDocsWorkload } from './workloads/bulk-docs.ts';
 import { importSection } from './workloads/import.ts';
@@ -154,7 +155,7 @@ async function main(): Promise<number> {
     pullReplicationWorkload(settings),
     pushReplicationWorkload(settings),
   ].filter((w) => settings.workloads.includes(w.id));
-  const sections = [accessControlSection(settings), importSection(settings), blipSection(settings)].filter((s) => settings.workloads.includes(s.id));
+  const sections = [accessControlSection(settings), importSection(settings), blipSection(settings), blipBlobsSection(settings)].filter((s) => settings.workloads.includes(s.id));
   printHeader(settings, workloads, sections);
 
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'syncline-bench-'));

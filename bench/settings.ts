@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 
-export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import' | 'blip';
+export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import' | 'blip' | 'blobs';
 export type TargetId = 'syncline' | 'pouchdb' | 'sqlite';
 
-export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import', 'blip'];
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import', 'blip', 'blobs'];
 export const ALL_TARGETS: readonly TargetId[] = ['syncline', 'pouchdb', 'sqlite'];
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -22,13 +22,15 @@ export interface Settings {
   rounds: number;
   seed: number;
   batchSize: number;
-  counts: Record<Exclude<WorkloadId, 'access' | 'import' | 'blip'>, number>;
+  counts: Record<Exclude<WorkloadId, 'access' | 'import' | 'blip' | 'blobs'>, number>;
   /** The Syncline-only access-control section (bench/workloads/access-control.ts). */
   access: AccessSettings;
   /** The Syncline-only import section (bench/workloads/import.ts). */
   import: ImportSettings;
   /** The Syncline-only BLIP replication section (bench/workloads/blip.ts). */
   blip: BlipSettings;
+  /** The Syncline-only section of docs with blobs (bench/workloads/blip-blobs.ts). */
+  blobs: BlobsSettings;
   workloads: readonly WorkloadId[];
   targets: readonly TargetId[];
   /** Use an already-running server instead of spawning one. */
@@ -66,6 +68,13 @@ export interface BlipSettings {
   docs: number;
   /** Docs PUT one at a time while a continuous BLIP pull runs. */
   liveDocs: number;
+}
+
+export interface BlobsSettings {
+  /** Docs pulled (BLIP and REST) and pushed per round, each with one blob. */
+  docs: number;
+  /** Size of each doc's blob in bytes (not scaled). */
+  blobBytes: number;
 }
 
 function positiveNumber(name: string, fallback: number): number {
@@ -113,6 +122,7 @@ export function loadSettings(): Settings {
     access: accessSettings(count(10_000), count(1_000), count(100_000)),
     import: { docs: count(10_000), transactionSize: 500, steadyRate: 2_000, steadyDocs: count(10_000) },
     blip: { docs: count(10_000), liveDocs: count(200) },
+    blobs: { docs: count(200), blobBytes: 100 * 1024 },
     workloads: pickList('BENCH_WORKLOADS', ALL_WORKLOADS),
     targets: pickList('BENCH_TARGETS', ALL_TARGETS),
     synclineUrl: url('BENCH_SYNCLINE_URL'),

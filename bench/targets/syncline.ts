@@ -26,11 +26,11 @@ export async function startSyncline(tmpRoot: string, externalUrl: string | undef
   }
   const dir = path.join(tmpRoot, 'syncline');
   mkdirSync(dir, { recursive: true });
-  const [port, adminPort] = [await freePort(), await freePort()];
+  const [port, adminPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
   const config = {
     interface: `127.0.0.1:${port}`,
     adminInterface: `127.0.0.1:${adminPort}`,
-    metricsInterface: '127.0.0.1:0',
+    metricsInterface: `127.0.0.1:${metricsPort}`,
     logging: { console: { log_level: 'warn' } },
     databases: Object.fromEntries([
       ...DATABASES.map((db) => [db, { server: `sqlite:${path.join(dir, `${db}.sqlite`)}`, ...OPEN_GUEST }]),
@@ -62,6 +62,7 @@ export async function startSyncline(tmpRoot: string, externalUrl: string | undef
     description: `packages/server/bin/syncline.js, SQLite on disk, pid ${child.pid}, ${baseUrl} (admin API ${adminUrl})`,
     client,
     adminClient,
+    metricsUrl: `http://127.0.0.1:${metricsPort}`,
     async stop() {
       client.close();
       adminClient.close();

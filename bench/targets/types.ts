@@ -8,5 +8,7 @@ export interface HttpTarget {
   readonly client: HttpClient;
   /** Sync Gateway-style admin REST API (Syncline only; for an external server only when its URL is given). */
   readonly adminClient?: HttpClient;
+  /** Metrics API base URL (`GET /_metrics`), when known (Syncline started by the benchmark). */
+  readonly metricsUrl?: string;
   stop(): Promise<void>;
 }

@@ -8,11 +8,7 @@
  *  - Latency: with a continuous BLIP pull running, docs are PUT one at a time over REST and each is timed from
  *    its PUT response to its arrival in the store.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { MemoryStore, Replicator, type JsonObject } from '@syncline/client';
-import { track } from '../cleanup.ts';
 import { averageSize, makeDocs } from '../docs.ts';
 import { collectGarbage } from '../gc.ts';
 import { describeFailure, postBulkDocs, type HttpClient } from '../http-client.ts';
@@ -20,11 +16,17 @@ import { memoryDatabase, replicate } from '../pouchdb-client.ts';
 import { median, throughputLines } from '../report.ts';
 import type { Settings } from '../settings.ts';
 import type { HttpTarget } from '../targets/types.ts';
+import { IDLE_CONNECTIONS, IDLE_GOAL_BYTES, idleConnectionMemory, type IdleMemorySample } from './blip-idle.ts';
+import { databaseMaker, docCount, runOnce } from './blip-common.ts';
 import { Progress, batches, freshIdPrefix, type Log, type Measurement, type SynclineSection } from './common.ts';
 
 export const BLIP_PULL_DB = 'blip_pull';
 export const BLIP_LIVE_DB = 'blip_live';
 const BLIP_WARM_DB = 'blip_warm';
+/** Stays empty: the idle continuous connections of the memory measurement pull from it. */
+const BLIP_IDLE_DB = 'blip_idle';
+/** Docs every idle connection pulls before going idle. */
+const IDLE_DOCS = 20;
 const BLIP_PUSH_PREFIX = 'blip_push';
 
 const PULL_GOAL_RATE = 20_000;
@@ -37,9 +39,6 @@ const WARM_UP_DOCS = 500;
 const LOAD_BATCH = 1_000;
 /** Give up on a document that has not reached the store after this long. */
 const ARRIVAL_TIMEOUT_MS = 10_000;
-
-/** Unauthenticated requests act as GUEST; the section's databases let GUEST read and write everything. */
-const OPEN_GUEST = { users: { GUEST: { disabled: false, admin_channels: ['*'] } } } as const;
 
 type Row = 'blipPull' | 'restPull' | 'blipPush';
 
@@ -55,6 +54,11 @@ interface LatencySample {
   maxMs: number;
 }
 
+const GOAL_IDLE_TEXT = `idle BLIP conn. < ${IDLE_GOAL_BYTES / 1024} KiB server RSS`;
+const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
+const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
+const perConnection = (s: IdleMemorySample, what: 'rss' | 'heap'): number =>
+  what === 'rss' ? (s.rssAfter - s.rssBefore) / s.connections : (s.heapAfter - s.heapBefore) / s.connections;
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const int = (x: number): string => Math.round(x).toLocaleString('en-US');
 const ms = (x: number): string => x.toFixed(x < 10 ? 2 : 1);
@@ -63,65 +67,21 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
 }
 
-async function docCount(admin: HttpClient, db: string): Promise<number> {
-  const res = await admin.json<{ doc_count?: number }>('GET', `/${db}/`);
-  if (res.status !== 200) throw new Error(`GET /${db}/: HTTP ${res.status}`);
-  return res.data.doc_count ?? 0;
-}
-
-/** Runs a one-shot replicator to the end; throws on a replicator or document error. */
-async function runOnce(repl: Replicator, progress: Progress | undefined, expected: number): Promise<number> {
-  let done = 0;
-  let firstError: string | undefined;
-  repl.on('document', (event) => {
-    if (event.error) {
-      firstError ??= `${event.docId}: ${event.error.status} ${event.error.message}`;
-      return;
-    }
-    done += 1;
-    progress?.update(done);
-  });
-  repl.start();
-  const status = await repl.whenStopped();
-  if (status.error) throw new Error(`replicator stopped with an error: ${status.error.message}`);
-  if (firstError !== undefined || status.documentErrors > 0) throw new Error(`${status.documentErrors} document errors (first ${firstError ?? '?'})`);
-  if (done !== expected) throw new Error(`replicated ${done} documents, expected ${expected}`);
-  return done;
-}
-
 export function blipSection(settings: Settings): SynclineSection {
   const count = settings.blip.docs;
   const liveDocs = settings.blip.liveDocs;
   const rows = new Map<Row, Measurement[]>();
   const latencies: LatencySample[] = [];
-  const errors = new Map<Row | 'latency', string>();
+  const idle: IdleMemorySample[] = [];
+  const errors = new Map<Row | 'latency' | 'idle', string>();
   const docBytes = averageSize(makeDocs(settings.seed, 200, 8_000_000));
   let round = 0;
   let prepared = false;
-  let dir: string | undefined;
 
   const add = (key: Row, m: Measurement): void => void rows.set(key, [...(rows.get(key) ?? []), m]);
-  const fail = (key: Row | 'latency', error: string): void => void (errors.has(key) || errors.set(key, error));
+  const fail = (key: Row | 'latency' | 'idle', error: string): void => void (errors.has(key) || errors.set(key, error));
 
-  function tempDir(): string {
-    if (dir) return dir;
-    const made = mkdtempSync(path.join(os.tmpdir(), 'syncline-bench-blip-'));
-    const remove = (): void => rmSync(made, { recursive: true, force: true });
-    track({ name: `temp dir ${made}`, close: () => Promise.resolve(remove()), closeSync: remove });
-    dir = made;
-    return made;
-  }
-
-  /** Creates the database with `PUT /{db}/` on the admin API (GUEST open) if missing; returns its doc count. */
-  async function ensureDb(admin: HttpClient, db: string): Promise<number> {
-    const res = await admin.request('GET', `/${db}/`);
-    if (res.status === 200) return docCount(admin, db);
-    if (res.status !== 404) throw describeFailure('GET', `/${db}/`, res);
-    const body = JSON.stringify({ server: `sqlite:${path.join(tempDir(), `${db}.sqlite`)}`, ...OPEN_GUEST });
-    const created = await admin.request('PUT', `/${db}/`, body);
-    if (created.status !== 201) throw describeFailure('PUT', `/${db}/`, created);
-    return 0;
-  }
+  const ensureDb = databaseMaker('syncline-bench-blip-');
 
   async function load(admin: HttpClient, db: string, n: number, offset: number, log: Log | undefined): Promise<void> {
     const docs = makeDocs(settings.seed, n, offset).map((doc, i) => ({ _id: `${db}-${i}`, ...doc }));
@@ -264,6 +224,43 @@ export function blipSection(settings: Settings): SynclineSection {
       log(`continuous pull latency FAILED: ${message(err)}`);
       fail('latency', message(err));
     }
+    collectGarbage();
+    if (target.metricsUrl === undefined) {
+      fail('idle', 'needs the server\'s metrics API (only known when the benchmark starts Syncline)');
+      return;
+    }
+    try {
+      const held = await ensureDb(admin, BLIP_IDLE_DB);
+      if (held === 0) await load(admin, BLIP_IDLE_DB, IDLE_DOCS, 8_990_000, undefined);
+      else if (held !== IDLE_DOCS) throw new Error(`/${BLIP_IDLE_DB} must be empty or hold ${IDLE_DOCS} docs, holds ${held}`);
+      const sample = await idleConnectionMemory(target.client.baseUrl, target.metricsUrl, BLIP_IDLE_DB);
+      idle.push(sample);
+      log(`${int(sample.connections)} idle continuous connections: server RSS +${kib(perConnection(sample, 'rss'))} KiB, heap +${kib(perConnection(sample, 'heap'))} KiB per connection`);
+    } catch (err) {
+      log(`idle connection memory FAILED: ${message(err)}`);
+      fail('idle', message(err));
+    }
+  }
+
+  function idleLines(): string[] {
+    const heading = `Server memory per idle continuous BLIP connection: ${int(IDLE_CONNECTIONS)} low-level connections, each a continuous subChanges on /${BLIP_IDLE_DB} (${IDLE_DOCS} docs pulled, compressed both ways), caught up, then 6 s idle; lowest of 5 readings of the server's /_metrics before and after:`;
+    const error = errors.get('idle');
+    if (error !== undefined) return [heading, `  FAILED: ${error.split('\n')[0]}`];
+    if (idle.length === 0) return [heading, '  not measured'];
+    const lines = [heading];
+    for (const [i, s] of idle.entries()) {
+      const prefix = idle.length > 1 ? `  round ${i + 1}: ` : '  ';
+      lines.push(
+        `${prefix}RSS ${mib(s.rssBefore)} -> ${mib(s.rssAfter)} MiB (+${kib(perConnection(s, 'rss'))} KiB/connection), heap used ${mib(s.heapBefore)} -> ${mib(s.heapAfter)} MiB (+${kib(perConnection(s, 'heap'))} KiB/connection); opened and caught up in ${s.openSeconds.toFixed(1)} s`,
+      );
+    }
+    const worst = idleRss();
+    lines.push(`  (goal ${GOAL_IDLE_TEXT}: ${verdict(worst === undefined ? undefined : worst < IDLE_GOAL_BYTES)})`);
+    return lines;
+  }
+
+  function idleRss(): number | undefined {
+    return idle.length > 0 && !errors.has('idle') ? median(idle.map((s) => perConnection(s, 'rss'))) : undefined;
   }
 
   const rate = (key: Row): number | undefined => {
@@ -314,6 +311,7 @@ export function blipSection(settings: Settings): SynclineSection {
     summary: [
       `blip (Syncline only): one-shot BLIP pull of ${int(count)} docs into a MemoryStore against a REST/PouchDB pull of the same db; BLIP push of ${int(count)} docs`,
       `blip latency (Syncline only): ${int(liveDocs)} single PUTs to arrival in a continuous BLIP pull; goals ${GOAL_RATE_TEXT}, ${GOAL_RATIO_TEXT}, p99 < ${LATENCY_GOAL_MS} ms`,
+      `blip idle (Syncline only): server memory per idle continuous BLIP connection with ${int(IDLE_CONNECTIONS)} open; goal ${GOAL_IDLE_TEXT}`,
     ],
 
     async run(target: HttpTarget, log) {
@@ -322,6 +320,7 @@ export function blipSection(settings: Settings): SynclineSection {
       if (!admin) {
         for (const row of ROWS) fail(row.key, 'needs the Syncline admin API: set BENCH_SYNCLINE_ADMIN_URL along with BENCH_SYNCLINE_URL');
         fail('latency', 'needs the Syncline admin API');
+        fail('idle', 'needs the Syncline admin API');
         return;
       }
       try {
@@ -330,12 +329,14 @@ export function blipSection(settings: Settings): SynclineSection {
         log(`blip FAILED: ${message(err)}`);
         for (const row of ROWS) if ((rows.get(row.key)?.length ?? 0) < round) fail(row.key, message(err));
         if (latencies.length < round) fail('latency', message(err));
+        if (idle.length < round) fail('idle', message(err));
       }
     },
 
     failAll(error) {
       for (const row of ROWS) if (!rows.has(row.key)) fail(row.key, error);
       if (latencies.length === 0) fail('latency', error);
+      if (idle.length === 0) fail('idle', error);
     },
 
     report(rounds) {
@@ -345,6 +346,8 @@ export function blipSection(settings: Settings): SynclineSection {
         ...rowLines(rounds),
         '',
         ...latencyLines(rounds),
+        '',
+        ...idleLines(),
       ];
     },
 
@@ -352,10 +355,12 @@ export function blipSection(settings: Settings): SynclineSection {
       const p = pullRate();
       const r = ratio();
       const worst = p99();
+      const idleBytes = idleRss();
       return [
         `  ${verdict(p === undefined ? undefined : p >= PULL_GOAL_RATE).padEnd(4)}  ${GOAL_RATE_TEXT.padEnd(34)} measured ${p === undefined ? 'not measured' : `${int(p)} docs/s`}`,
         `  ${verdict(r === undefined ? undefined : r >= PULL_GOAL_RATIO).padEnd(4)}  ${GOAL_RATIO_TEXT.padEnd(34)} measured ${r === undefined ? 'not measured' : `${r.toFixed(2)}x`}`,
         `  ${verdict(worst === undefined ? undefined : worst < LATENCY_GOAL_MS).padEnd(4)}  ${GOAL_LATENCY_TEXT.padEnd(34)} measured ${worst === undefined ? 'not measured' : `${ms(worst)} ms`}`,
+        `  ${verdict(idleBytes === undefined ? undefined : idleBytes < IDLE_GOAL_BYTES).padEnd(4)}  ${GOAL_IDLE_TEXT.padEnd(34)} measured ${idleBytes === undefined ? 'not measured' : `${kib(idleBytes)} KiB`}`,
       ];
     },
 

@@ -89,6 +89,20 @@ describe('Replicator against the server', () => {
     expect(Buffer.from((await other.getBlob(digest))!).toString()).toBe('hello blob');
   });
 
+  it('pushes 200 documents with new blobs in one batch: revisions waiting for getAttachment do not stall the connection', async () => {
+    const store = new MemoryStore();
+    for (let i = 0; i < 200; i++) {
+      const data = Buffer.from(`blob number ${i} `.repeat(50));
+      const digest = await store.putBlob(data);
+      await store.put(`blobby-${i}`, { channels: ['news'], photo: { '@type': 'blob', digest, length: data.length, content_type: 'text/plain' } });
+    }
+    const repl = new Replicator({ url: dbUrl(), db: store, type: 'push', auth: ALICE });
+    await runOnce(repl);
+    expect(repl.status.documentsPushed).toBe(200);
+    const att = await fetch(`${server.adminUrl}/db/blobby-199/blob_/photo`);
+    expect(await att.text()).toBe('blob number 199 '.repeat(50));
+  });
+
   it('stops with the HTTP status when the credentials are wrong', async () => {
     const repl = new Replicator({ url: dbUrl(), db: new MemoryStore(), type: 'pull', auth: { username: 'alice', password: 'wrong' } });
     repl.start();

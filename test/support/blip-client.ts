@@ -25,6 +25,8 @@ export interface ChangesMessage {
 export interface RevMessage {
   properties: Record<string, string>;
   body: Record<string, unknown>;
+  /** Whether the message came in compressed frames. */
+  compressed: boolean;
 }
 
 /** How the client answers one `changes` entry: the known ancestors (wanted) or 0 (not wanted). */
@@ -129,7 +131,7 @@ export class BlipTestClient {
         return;
       }
       case 'rev':
-        this.revs.push({ properties: { ...rq.properties }, body: rq.bodyJSON() as Record<string, unknown> });
+        this.revs.push({ properties: { ...rq.properties }, body: rq.bodyJSON() as Record<string, unknown>, compressed: rq.compressed });
         if (!rq.noReply) rq.respond();
         return;
       case 'norev':
