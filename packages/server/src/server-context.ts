@@ -4,6 +4,7 @@ import { keyed, type Logger } from './base/logger.ts';
 import { checkDatabaseName, ConfigError, parseDatabaseConfig } from './config/load.ts';
 import type { DatabaseConfig, ServerConfig } from './config/schema.ts';
 import { Database } from './db/database.ts';
+import { readSharedConfig, SHARED_CONFIG_KEY, storeSharedConfig, withLocalSettings, type SharedConfig } from './config/shared-config.ts';
 import { openBucket } from './storage/open.ts';
 import { badRequest, isSynclineError } from './base/errors.ts';
 import type { AuthStoreOptions } from './auth/auth-store.ts';
@@ -11,6 +12,20 @@ import { SyncFunctionError } from './channels/index.ts';
 import { ServerMetrics } from './metrics/registry.ts';
 
 export const VERSION = '0.1.0';
+
+/** How often each node looks for a configuration stored by another node, when no notification came. */
+const SHARED_CONFIG_POLL_MS = 2000;
+
+/** A storage URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.protocol === 'sqlite:' ? url : parsed.toString();
+  } catch {
+    return url;
+  }
+}
 
 /**
  * The running server's state shared by both listeners: configuration, logger and the open databases.
@@ -21,6 +36,11 @@ export class ServerContext implements AsyncDisposable {
   /** Prometheus metrics and expvar statistics of this server (read from the databases when scraped). */
   readonly metrics = new ServerMetrics(this);
   readonly #databases = new Map<string, Database>();
+  /** Each database's settings from this node's config file (or its PUT), before any stored configuration. */
+  readonly #localConfigs = new Map<string, DatabaseConfig>();
+  readonly #configChanges = new Map<string, Promise<unknown>>();
+  /** Version of the stored configuration each open database runs with (0: the local one). */
+  readonly #appliedConfig = new WeakMap<Database, number>();
   readonly #log: Logger;
 
   constructor(
@@ -45,10 +65,25 @@ export class ServerContext implements AsyncDisposable {
     }
   }
 
-  async #open(name: string, config: DatabaseConfig): Promise<Database> {
-    const bucket = await openBucket(config.server!, { baseDir: this.baseDir });
+  /**
+   * Opens a database on this node's settings (`local`). A configuration stored in the database by
+   * `PUT /{db}/_config` (on any node) takes precedence over the local one, except for node-local keys.
+   */
+  async #open(name: string, local: DatabaseConfig, stored?: SharedConfig | null): Promise<Database> {
+    const bucket = await openBucket(local.server!, { baseDir: this.baseDir, schema: local.schema ?? name, poolSize: local.pool_size });
     let db: Database;
+    let applied = 0;
     try {
+      let config = local;
+      const shared = stored === undefined ? await readSharedConfig(bucket) : stored;
+      if (shared) {
+        try {
+          config = parseDatabaseConfig(name, withLocalSettings(shared.config, local));
+          applied = shared.version;
+        } catch (err) {
+          this.#log.warn({ db: name, err: (err as Error).message }, 'stored database configuration is invalid; using the local one');
+        }
+      }
       db = await Database.open(name, config, bucket, this.logger, this.uuid, this.authOptions);
     } catch (err) {
       await bucket.close();
@@ -61,8 +96,60 @@ export class ServerContext implements AsyncDisposable {
       throw err;
     }
     this.#databases.set(name, db);
-    this.#log.info({ db: name, server: config.server }, 'database online');
+    this.#localConfigs.set(name, local);
+    this.#appliedConfig.set(db, applied);
+    this.#followSharedConfig(name, db);
+    this.#log.info({ db: name, server: redactUrl(local.server!) }, 'database online');
     return db;
+  }
+
+  /** Applies configuration changes stored by other nodes: on a storage notification, or by polling. */
+  #followSharedConfig(name: string, db: Database): void {
+    let checking = false;
+    const stop = (): void => {
+      unwatch();
+      clearInterval(timer);
+    };
+    const check = async (): Promise<void> => {
+      if (db.closed) return stop();
+      if (checking) return;
+      checking = true;
+      try {
+        const isNewer = (shared: SharedConfig | null): shared is SharedConfig =>
+          shared !== null && shared.version > (this.#appliedConfig.get(db) ?? 0) && !db.closed && this.#databases.get(name) === db;
+        if (!isNewer(await readSharedConfig(db.bucket))) return;
+        await this.#serialized(name, async () => {
+          // Read again once earlier changes are done: one of them may have stored this very version.
+          const shared = await readSharedConfig(db.bucket);
+          if (!isNewer(shared)) return;
+          this.#log.info({ db: name, version: shared.version }, 'database configuration changed on another node; reloading');
+          await db.close();
+          try {
+            await this.#open(name, this.#localConfigs.get(name) ?? db.config, shared);
+          } catch (err) {
+            this.#databases.delete(name);
+            this.#log.error({ db: name, err }, 'could not apply the configuration stored by another node');
+          }
+        });
+      } catch (err) {
+        this.#log.warn({ db: name, err: (err as Error).message }, 'could not read the stored database configuration');
+      } finally {
+        checking = false;
+      }
+    };
+    const unwatch = db.bucket.watch((event) => {
+      if (event.kind === 'resync' || (event.kind === 'record' && event.key === SHARED_CONFIG_KEY)) void check();
+    });
+    const timer = setInterval(() => void check(), SHARED_CONFIG_POLL_MS);
+    timer.unref();
+  }
+
+  /** Runs configuration changes of one database one after another. */
+  #serialized<T>(name: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#configChanges.get(name) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    this.#configChanges.set(name, next.catch(() => {}));
+    return next;
   }
 
   database(name: string): Database {
@@ -89,15 +176,21 @@ export class ServerContext implements AsyncDisposable {
   /** PUT /{db}/_config: reopens the database with the new configuration. */
   async reconfigure(name: string, input: unknown): Promise<Database> {
     const config = this.#validate(name, input);
-    const old = this.database(name);
-    // The closed database stays registered, answering 503, until its replacement is online.
-    await old.close();
-    try {
-      return await this.#open(name, config);
-    } catch (err) {
-      this.#databases.delete(name);
-      throw err;
-    }
+    return this.#serialized(name, async () => {
+      const old = this.database(name);
+      // The closed database stays registered, answering 503, until its replacement is online.
+      await old.close();
+      let db: Database;
+      try {
+        db = await this.#open(name, config, null);
+      } catch (err) {
+        this.#databases.delete(name);
+        throw err;
+      }
+      // Shared with the other nodes through the database, which they watch.
+      this.#appliedConfig.set(db, await storeSharedConfig(db.bucket, config));
+      return db;
+    });
   }
 
   async deleteDatabase(name: string): Promise<void> {

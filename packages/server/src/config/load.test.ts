@@ -20,7 +20,7 @@ describe('server configuration', () => {
     expect(config.interface).toBe(':4984');
     expect(config.adminInterface).toBe('127.0.0.1:4985');
     expect(config.metricsInterface).toBe('127.0.0.1:4986');
-    expect(config.databases.db).toEqual({ server: 'sqlite:./data/db.sqlite', revs_limit: 1000, max_document_size: 20 * 1024 * 1024, max_attachment_size: 20 * 1024 * 1024, javascript_timeout_secs: 1, enable_shared_bucket_access: true, metadata_purge_interval: 3, allow_empty_password: false, send_www_authenticate_header: true });
+    expect(config.databases.db).toEqual({ server: 'sqlite:./data/db.sqlite', revs_limit: 1000, max_document_size: 20 * 1024 * 1024, max_attachment_size: 20 * 1024 * 1024, javascript_timeout_secs: 1, enable_shared_bucket_access: true, metadata_purge_interval: 3, allow_empty_password: false, send_www_authenticate_header: true, pool_size: 10 });
     expect(Object.isFrozen(config.databases.db)).toBe(true);
   });
 

@@ -21,10 +21,25 @@ export const DatabaseConfigSchema = Type.Object(
   {
     server: Type.Optional(
       Type.String({
-        description: 'Storage of the database: "sqlite:PATH" (relative to the working directory) or "sqlite::memory:".',
+        description:
+          'Storage of the database: "sqlite:PATH" (relative to the working directory), "sqlite::memory:", or a PostgreSQL URL "postgresql://USER:PASSWORD@HOST:5432/DBNAME". Every node of a cluster points at the same PostgreSQL database.',
         minLength: 1,
       }),
     ),
+    schema: Type.Optional(
+      Type.String({
+        description:
+          'PostgreSQL only: the schema holding this database\'s tables (created on first start). Default: the database name, so that several Syncline databases can share one PostgreSQL database.',
+        minLength: 1,
+        maxLength: 63,
+      }),
+    ),
+    pool_size: Type.Integer({
+      default: 10,
+      minimum: 1,
+      maximum: 1000,
+      description: 'PostgreSQL only: connections each node keeps in its pool for this database (plus one for LISTEN).',
+    }),
     revs_limit: Type.Integer({
       default: 1000,
       minimum: 20,

@@ -151,6 +151,28 @@ export interface MutationRecord {
   at: number | null;
 }
 
+/** Unprocessed mutation-log entries of one partition (for import lag reporting). */
+export interface MutationBacklog {
+  partition: number;
+  /** Entries in the log (not yet trimmed) with a position above `after`. */
+  pending: number;
+  /** Epoch milliseconds of the oldest such entry, or null when there is none. */
+  oldestAt: number | null;
+}
+
+/**
+ * Something changed in the bucket, possibly written by another process (another node of a cluster):
+ *  - sequence: a gateway sequence up to `seq` was committed (feeds should look again);
+ *  - mutations: rows of a documents table were written (import should look again);
+ *  - record: a metadata record changed (users, roles, sessions, config, leases);
+ *  - resync: notifications may have been lost (e.g. a reconnect): re-read whatever is cached.
+ */
+export type BucketEvent =
+  | { kind: 'sequence'; seq: number }
+  | { kind: 'mutations' }
+  | { kind: 'record'; key: string }
+  | { kind: 'resync' };
+
 export interface StoredRecord {
   key: string;
   value: string;
@@ -216,6 +238,8 @@ export interface Collection {
   scanUnimported(afterId: string, limit: number): Promise<string[]>;
   /** Drop mutation-log entries at or below a position in a partition (already processed). */
   trimMutations(partition: number, upTo: number): Promise<void>;
+  /** For each partition, the log entries above the given position (index = partition; missing = 0). */
+  mutationBacklog(after: readonly number[]): Promise<MutationBacklog[]>;
 }
 
 export interface Bucket extends AsyncDisposable {
@@ -251,6 +275,13 @@ export interface Bucket extends AsyncDisposable {
   setRecordAtSequence(key: string, expectedVersion: number, build: (seq: number) => string): Promise<{ record: StoredRecord; seq: number } | null>;
   /** Records whose key starts with prefix, ordered by key. */
   listRecords(prefix: string): Promise<StoredRecord[]>;
+
+  /**
+   * Calls the listener on changes made through this bucket and, where the engine can see them, by other
+   * processes (PostgreSQL: LISTEN/NOTIFY). Delivery is best effort: callers keep a polling backstop.
+   * Returns a function that removes the listener.
+   */
+  watch(listener: (event: BucketEvent) => void): () => void;
 
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Bucket, Collection, RecordWriteOptions, StoredRecord } from '../bucket.ts';
+import type { Bucket, BucketEvent, Collection, RecordWriteOptions, StoredRecord } from '../bucket.ts';
+import { BucketEventHub } from '../bucket-events.ts';
 import { SqliteBlobs } from './blobs.ts';
 import { applyMigrations, storedPartitions } from './migrations.ts';
 import { DEFAULT_PARTITIONS, validatePartitions } from './partition.ts';
@@ -26,6 +27,8 @@ class SqliteBucket implements Bucket {
   readonly #records: SqliteRecords;
   readonly #lastSequence;
   readonly #ensureCollection;
+  /** One process serves an SQLite file: the events are this process's own writes. */
+  readonly #events = new BucketEventHub();
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -41,7 +44,7 @@ class SqliteBucket implements Bucket {
     let collection = this.#collections.get(canonical);
     if (!collection) {
       const tables = this.#ensureCollection.immediate(canonical);
-      collection = new SqliteCollection(this.#db, canonical, tables);
+      collection = new SqliteCollection(this.#db, canonical, tables, this.partitions, (seq) => this.#events.emit({ kind: 'sequence', seq }));
       this.#collections.set(canonical, collection);
     }
     return collection;
@@ -76,19 +79,36 @@ class SqliteBucket implements Bucket {
   }
 
   async setRecord(key: string, value: string, opts?: RecordWriteOptions): Promise<StoredRecord | null> {
-    return this.#records.set(key, value, opts);
+    const record = this.#records.set(key, value, opts);
+    if (record) this.#emit({ kind: 'record', key });
+    return record;
   }
 
   async setRecordAtSequence(key: string, expectedVersion: number, build: (seq: number) => string): Promise<{ record: StoredRecord; seq: number } | null> {
-    return this.#records.setAtSequence(key, expectedVersion, build);
+    const result = this.#records.setAtSequence(key, expectedVersion, build);
+    if (result) {
+      this.#emit({ kind: 'record', key });
+      this.#emit({ kind: 'sequence', seq: result.seq });
+    }
+    return result;
   }
 
   async deleteRecord(key: string, opts?: { expectedVersion?: number }): Promise<boolean> {
-    return this.#records.delete(key, opts);
+    const deleted = this.#records.delete(key, opts);
+    if (deleted) this.#emit({ kind: 'record', key });
+    return deleted;
   }
 
   async listRecords(prefix: string): Promise<StoredRecord[]> {
     return this.#records.list(prefix);
+  }
+
+  watch(listener: (event: BucketEvent) => void): () => void {
+    return this.#events.listen(listener);
+  }
+
+  #emit(event: BucketEvent): void {
+    if (this.#events.size > 0) this.#events.emit(event);
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import type {
   DocumentCommit,
   GrantRecord,
   MetaRow,
+  MutationBacklog,
   MutationRecord,
   PurgeOptions,
   ScanQuery,
@@ -52,7 +53,14 @@ export class SqliteCollection implements Collection {
   readonly #scanUnimported;
   readonly #listTombstones;
 
-  constructor(db: Db, name: string, tables: CollectionTables) {
+  readonly #partitions: number;
+  readonly #committed: (seq: number) => void;
+  readonly #backlog;
+
+  /** `committed` is told the highest sequence of every successful commit (for Bucket.watch). */
+  constructor(db: Db, name: string, tables: CollectionTables, partitions = 1, committed: (seq: number) => void = () => {}) {
+    this.#partitions = partitions;
+    this.#committed = committed;
     this.name = name;
     this.documentsTable = tables.documents;
     this.#db = db;
@@ -93,6 +101,9 @@ export class SqliteCollection implements Collection {
     this.#listTombstones = db.prepare<[string, number], MetaDbRow>(
       `SELECT id, meta, cas, seq, deleted FROM ${meta} WHERE deleted = 1 AND id > ? ORDER BY id LIMIT ?`,
     );
+    this.#backlog = db.prepare<[number, number], { pending: number; oldestAt: number | null }>(
+      `SELECT count(*) AS pending, min(at) AS oldestAt FROM ${q(tables.mutations)} WHERE "partition" = ? AND position > ?`,
+    );
     this.#trimMutations = db.prepare<[number, number]>(
       `DELETE FROM ${q(tables.mutations)} WHERE "partition" = ? AND position <= ?`,
     );
@@ -125,11 +136,17 @@ export class SqliteCollection implements Collection {
   }
 
   async commit(write: DocumentCommit): Promise<CommitResult> {
-    return this.#writer.commit(write);
+    const result = this.#writer.commit(write);
+    if (result.ok) this.#committed(result.seq);
+    return result;
   }
 
   async commitMany(writes: readonly DocumentCommit[]): Promise<CommitResult[]> {
-    return this.#writer.commitMany(writes);
+    const results = this.#writer.commitMany(writes);
+    let highest = 0;
+    for (const result of results) if (result.ok && result.seq > highest) highest = result.seq;
+    if (highest > 0) this.#committed(highest);
+    return results;
   }
 
   async purge(id: string, opts?: PurgeOptions): Promise<boolean> {
@@ -208,5 +225,14 @@ export class SqliteCollection implements Collection {
 
   async trimMutations(partition: number, upTo: number): Promise<void> {
     this.#trimMutations.run(partition, upTo);
+  }
+
+  async mutationBacklog(after: readonly number[]): Promise<MutationBacklog[]> {
+    const backlog: MutationBacklog[] = [];
+    for (let partition = 0; partition < this.#partitions; partition++) {
+      const row = this.#backlog.get(partition, after[partition] ?? 0) ?? { pending: 0, oldestAt: null };
+      backlog.push({ partition, pending: row.pending, oldestAt: row.oldestAt });
+    }
+    return backlog;
   }
 }
