@@ -11,6 +11,15 @@ import { ImportStats } from './import/import-stats.ts';
 import { Compactions } from './compactions.ts';
 import { DbStats } from './db-stats.ts';
 import { ImportWorker } from './import/import-worker.ts';
+import { BucketWakeups } from './bucket-wakeups.ts';
+import { ClusterMember, type ClusterOptions } from '../cluster/cluster-member.ts';
+import { importStatus, type ImportStatus } from '../cluster/import-status.ts';
+
+/** Cluster timings (tests shorten them) and the polling backstop of cross-node wake-ups. */
+export interface DatabaseClusterOptions extends ClusterOptions {
+  /** How often the last sequence is polled, in case a storage notification was lost (default 1 s). */
+  wakeupPollMs?: number;
+}
 
 interface Scripts {
   syncFunction: SyncFunction;
@@ -28,6 +37,18 @@ function compileScripts(name: string, config: DatabaseConfig): Scripts {
     syncFunction.dispose();
     throw err;
   }
+}
+
+/** This node's own view of its import work, beside the shared state read from the bucket. */
+export interface LocalImportStatus {
+  /** Whether this node runs an import worker (shared bucket access on, `import_docs` not false). */
+  importing: boolean;
+  /** Partitions the worker imports now, with the position it has reached. */
+  partitions: Array<{ partition: number; position: number; oldest_pending_age_ms: number | null }>;
+  leases_gained: number;
+  leases_lost: number;
+  imported: number;
+  lag_ms: number;
 }
 
 /** Offline and Resyncing databases answer 503 except on the admin endpoints that manage them. */
@@ -64,6 +85,8 @@ export class Database implements DbContext, AsyncDisposable {
   #state: DatabaseState = 'Online';
   #closed = false;
   #importer: ImportWorker | null = null;
+  #cluster: ClusterMember | null = null;
+  #wakeups: BucketWakeups | null = null;
 
   private constructor(
     readonly name: string,
@@ -102,6 +125,7 @@ export class Database implements DbContext, AsyncDisposable {
     logger: Logger,
     serverUuid: string,
     authOptions: AuthStoreOptions = {},
+    clusterOptions: DatabaseClusterOptions = {},
   ): Promise<Database> {
     const scripts = compileScripts(name, config);
     try {
@@ -110,7 +134,7 @@ export class Database implements DbContext, AsyncDisposable {
       db.notifier.announce(await bucket.lastSequence());
       await db.auth.applyConfigPrincipals({ ...(config.users ? { users: config.users } : {}), ...(config.roles ? { roles: config.roles } : {}) });
       db.notifier.announce(await bucket.lastSequence());
-      db.#startImport();
+      await db.#startCluster(clusterOptions);
       db.compactions.start();
       return db;
     } catch (err) {
@@ -150,25 +174,95 @@ export class Database implements DbContext, AsyncDisposable {
     };
   }
 
-  /** Imports direct writes when shared bucket access is on and this node takes part in import (`import_docs`). */
-  #startImport(): void {
+  /** This node's id in the bucket's cluster (the server uuid). */
+  get nodeId(): string {
+    return this.serverUuid;
+  }
+
+  /** The partitions whose import lease this node holds now (none on a node that does not import). */
+  ownedPartitions(): number[] {
+    return this.#cluster?.leases?.owned() ?? [];
+  }
+
+  /** `GET /{db}/_import/status`: the bucket's nodes and where import stands in each partition. */
+  async importStatus(): Promise<ImportStatus & { local: LocalImportStatus }> {
+    const status = await importStatus(this.bucket, this.collection, this.serverUuid);
+    const stats = this.importStats;
+    const now = Date.now();
+    const local: LocalImportStatus = {
+      importing: this.#importer !== null,
+      partitions: [...stats.partitions].sort(([a], [b]) => a - b).map(([partition, state]) => ({
+        partition,
+        position: state.position,
+        oldest_pending_age_ms: state.oldestPendingAt === null ? null : Math.max(0, now - state.oldestPendingAt),
+      })),
+      leases_gained: stats.leasesGained,
+      leases_lost: stats.leasesLost,
+      imported: stats.imported,
+      lag_ms: stats.lagMs(now),
+    };
+    return { ...status, local };
+  }
+
+  /** Whether this node imports direct writes: shared bucket access on and `import_docs` not false. */
+  #importsDocs(): boolean {
     const { enable_shared_bucket_access: shared, import_docs: importDocs } = this.config;
     if (!shared) {
       if (importDocs === true) this.importLog.warn('import_docs is ignored: enable_shared_bucket_access is false');
-      return;
+      return false;
     }
     if (importDocs === false) {
       this.importLog.info('import_docs is false: this node does not import direct writes (it still imports on demand)');
-      return;
+      return false;
     }
-    this.#importer = new ImportWorker(this);
-    this.#importer.start();
+    return true;
+  }
+
+  /**
+   * Joins the bucket's cluster as a node; an import node takes leases on its share of the partitions and
+   * imports the direct writes of those. Alone on its bucket (SQLite), a node simply holds every partition.
+   */
+  async #startCluster(opts: DatabaseClusterOptions): Promise<void> {
+    const importDocs = this.#importsDocs();
+    const { wakeupPollMs, ...clusterOptions } = opts;
+    this.#cluster = new ClusterMember(this.bucket, this.collection.name, this.importLog, { id: this.serverUuid, importDocs }, clusterOptions);
+    await this.#cluster.start();
+    if (importDocs && this.#cluster.leases) {
+      this.#importer = new ImportWorker(this, { ownership: this.#cluster.leases });
+      this.#importer.start();
+    }
+    const importer = this.#importer;
+    this.#wakeups = new BucketWakeups(this.bucket, this.notifier, this.log, {
+      ...(wakeupPollMs !== undefined ? { pollMs: wakeupPollMs } : {}),
+      ...(importer ? { onMutations: () => importer.nudge() } : {}),
+    });
+    this.#wakeups.start();
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#state = 'Offline';
+    await this.#wakeups?.stop();
+    await this.#importer?.stop();
+    // After the importer: its leases are released once no batch is in flight.
+    await this.#cluster?.stop();
+    await this.compactions.close();
+    this.syncFunction.dispose();
+    this.importFilter?.dispose();
+    await this.bucket.close();
+  }
+
+  /**
+   * Test hook: stops like a killed process would, leaving this node's record and import leases in the bucket
+   * to expire, so that tests can watch the other nodes take its partitions over.
+   */
+  async abandonForTests(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#state = 'Offline';
+    await this.#cluster?.halt();
+    await this.#wakeups?.stop();
     await this.#importer?.stop();
     await this.compactions.close();
     this.syncFunction.dispose();

@@ -8,6 +8,7 @@ import { applyCors } from './cors.ts';
 import { allDbs, serverInfo } from './handlers/server.ts';
 import { createDatabase } from './handlers/database.ts';
 import { expvarHandler, metricsHandler } from './handlers/metrics.ts';
+import { clusterHandler } from './handlers/cluster.ts';
 import { Query } from './query.ts';
 import { errorReply, sendReply } from './response.ts';
 import type { Method, Reply, RequestContext } from './route-types.ts';
@@ -48,6 +49,10 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db' | 'use
   if (base.admin && segments.length === 1 && (first === '_expvar' || first === '_metrics')) {
     if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
     return first === '_expvar' ? expvarHandler(ctx) : metricsHandler(ctx);
+  }
+  if (base.admin && segments.length === 1 && first === '_cluster') {
+    if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
+    return clusterHandler(ctx);
   }
   if (first.startsWith('_')) throw notFound('unknown URL');
   ctx.params.db = first;

@@ -9,6 +9,7 @@ import * as principals from './handlers/principals.ts';
 import * as session from './handlers/session.ts';
 import * as resync from './handlers/resync.ts';
 import * as diagnostics from './handlers/diagnostics.ts';
+import * as cluster from './handlers/cluster.ts';
 
 /**
  * Every route under /{db}/, in one table. Paths are the segments after the database name: `{doc}` is one
@@ -32,6 +33,7 @@ export const DATABASE_ROUTES: readonly Route[] = [
   { method: 'POST', path: '_sync', adminOnly: true, handler: diagnostics.syncDryRunHandler },
   { method: 'GET', path: '_import_filter', adminOnly: true, handler: diagnostics.importFilterDryRunHandler },
   { method: 'POST', path: '_import_filter', adminOnly: true, handler: diagnostics.importFilterDryRunHandler },
+  { method: 'GET', path: '_import/status', adminOnly: true, handler: cluster.importStatusHandler },
   { method: 'POST', path: '_ensure_full_commit', handler: database.ensureFullCommit },
   { method: 'GET', path: '_all_docs', handler: bulk.allDocsHandler },
   { method: 'POST', path: '_all_docs', handler: bulk.allDocsHandler },

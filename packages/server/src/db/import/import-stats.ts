@@ -1,3 +1,11 @@
+/** Where this node's import stands in one partition it imports. */
+export interface PartitionImportState {
+  /** Mutation-log position processed (the checkpoint). */
+  position: number;
+  /** Epoch ms of the oldest mutation of the partition not yet processed, or null when caught up. */
+  oldestPendingAt: number | null;
+}
+
 /** Counters of a database's import work, for logs, `/_expvar` and Prometheus metrics. */
 export class ImportStats {
   /** Documents imported (new revisions created from direct writes). */
@@ -12,11 +20,45 @@ export class ImportStats {
   processingMs = 0;
   /** Mutation-log entries examined (including the gateway's own writes, which need no import). */
   mutationsRead = 0;
-  /** Epoch ms of the oldest mutation not yet processed, or null when the import is caught up. */
-  oldestPendingAt: number | null = null;
+  /** Partition leases this node took (including at start). */
+  leasesGained = 0;
+  /** Partition leases this node lost without giving them up (a renewal failed or came too late). */
+  leasesLost = 0;
+  /** The partitions this node imports now, with their positions. */
+  readonly partitions = new Map<number, PartitionImportState>();
+
+  /** Epoch ms of the oldest mutation not yet processed in the partitions this node imports, or null when caught up. */
+  get oldestPendingAt(): number | null {
+    let oldest: number | null = null;
+    for (const state of this.partitions.values()) {
+      if (state.oldestPendingAt !== null && (oldest === null || state.oldestPendingAt < oldest)) oldest = state.oldestPendingAt;
+    }
+    return oldest;
+  }
 
   /** Age of the oldest unprocessed direct write, in milliseconds (0 when caught up). */
   lagMs(now = Date.now()): number {
-    return this.oldestPendingAt === null ? 0 : Math.max(0, now - this.oldestPendingAt);
+    const oldest = this.oldestPendingAt;
+    return oldest === null ? 0 : Math.max(0, now - oldest);
+  }
+
+  /** The partition is imported from `position` on (its lease was taken and its checkpoint read). */
+  startPartition(partition: number, position: number): void {
+    this.partitions.set(partition, { position, oldestPendingAt: null });
+  }
+
+  /** This node no longer imports the partition. */
+  dropPartition(partition: number): void {
+    this.partitions.delete(partition);
+  }
+
+  setPending(partition: number, oldestPendingAt: number | null): void {
+    const state = this.partitions.get(partition);
+    if (state) state.oldestPendingAt = oldestPendingAt;
+  }
+
+  setPosition(partition: number, position: number): void {
+    const state = this.partitions.get(partition);
+    if (state) state.position = position;
   }
 }

@@ -1,12 +1,26 @@
 import { yieldToEventLoop } from '../../base/yield.ts';
+import { checkpointKey, checkpointPosition } from '../../cluster/checkpoints.ts';
+import type { LeaseListener } from '../../cluster/partition-leases.ts';
+import { partitionOf } from '../../storage/sqlite/partition.ts';
 import type { DbContext } from '../context.ts';
 import { importDocuments } from './importer.ts';
+
+/** Which partitions this node may import (its leases); see cluster/partition-leases.ts. */
+export interface PartitionOwnership {
+  /** Resolves once the first lease round is done. */
+  ready(): Promise<void>;
+  owns(partition: number): boolean;
+  owned(): number[];
+  attach(listener: LeaseListener): void;
+}
 
 export interface ImportWorkerOptions {
   /** How long to wait before looking at the mutation log again when it had nothing new. */
   pollMs?: number;
   /** Mutation-log entries read per batch. */
   batchSize?: number;
+  /** The partitions this node may import; without it, all of them (a node alone on its bucket). */
+  ownership?: PartitionOwnership;
 }
 
 const DEFAULT_POLL_MS = 50;
@@ -20,27 +34,49 @@ const PROGRESS_EVERY = 10_000;
  * batches, let requests and timers through, or a large backlog would keep the server from answering.
  */
 
-const checkpointKey = (collection: string, partition: number): string => `_sync:import:checkpoint:${collection}:${partition}`;
-
 /**
  * Imports what server apps write directly to the documents table. At start it catches up with a full check
- * (rows written while no node was importing), then follows the mutation log of each partition from its
- * checkpoint. Processing is idempotent (an imported row is recognised by its cas), so after a crash the entries
- * since the last checkpoint are simply looked at again: nothing is skipped and nothing is imported twice.
+ * (rows written while no node was importing), then follows the mutation log of each partition it holds a lease
+ * on, from that partition's checkpoint. Processing is idempotent (an imported row is recognised by its cas), so
+ * after a crash, or when a partition moves between nodes, the entries since the last checkpoint are simply looked
+ * at again: nothing is skipped and nothing is imported twice.
  */
 export class ImportWorker {
   readonly #ctx: DbContext;
   readonly #pollMs: number;
   readonly #batchSize: number;
+  readonly #ownership: PartitionOwnership | null;
+  /** Checkpoints of the partitions being imported, read when their lease was taken. */
+  readonly #positions = new Map<number, number>();
+  /** The batch being processed, per partition (awaited before its lease is given up). */
+  readonly #inFlight = new Map<number, Promise<unknown>>();
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
   #timer: NodeJS.Timeout | null = null;
+  #passStartedAt = 0;
+  #nudged = false;
 
   constructor(ctx: DbContext, opts: ImportWorkerOptions = {}) {
     this.#ctx = ctx;
     this.#pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
     this.#batchSize = opts.batchSize ?? DEFAULT_BATCH;
+    this.#ownership = opts.ownership ?? null;
+    this.#ownership?.attach({
+      gained: (p) => {
+        ctx.importStats.leasesGained++;
+        // Another node may have advanced the checkpoint while it held the partition: read it again.
+        this.#forget(p);
+        this.#wakeUp();
+      },
+      lost: (p) => {
+        ctx.importStats.leasesLost++;
+        this.#forget(p);
+      },
+      drain: async (p) => {
+        await this.#inFlight.get(p);
+      },
+    });
   }
 
   start(): void {
@@ -56,20 +92,61 @@ export class ImportWorker {
     this.#loop = null;
   }
 
+  /**
+   * New mutations were written (possibly by another process): look at the log again soon. Several wake-ups
+   * within half a poll interval make one pass, so a steady stream of writes does not turn into a pass per write.
+   */
+  nudge(): void {
+    if (!this.#wake || !this.#timer) {
+      // Mid-pass: the entries may have been written after this pass read their partition.
+      this.#nudged = true;
+      return;
+    }
+    const at = this.#passStartedAt + this.#pollMs / 2 - Date.now();
+    if (at <= 0) {
+      this.#wakeUp();
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#wakeUp(), at);
+  }
+
+  #owns(partition: number): boolean {
+    return this.#ownership ? this.#ownership.owns(partition) : true;
+  }
+
+  #forget(partition: number): void {
+    this.#positions.delete(partition);
+    this.#ctx.importStats.dropPartition(partition);
+  }
+
   async #run(): Promise<void> {
     const log = this.#ctx.importLog;
     try {
+      await this.#ownership?.ready();
       await this.#catchUp();
     } catch (err) {
       if (this.#running) log.error({ err }, 'import catch-up failed; following the mutation log');
     }
     const partitions = this.#ctx.bucket.partitions;
-    const positions = await this.#loadCheckpoints(partitions);
     while (this.#running) {
       let busy = false;
+      this.#passStartedAt = Date.now();
+      this.#nudged = false;
       try {
         for (let p = 0; p < partitions && this.#running; p++) {
-          const read = await this.#processPartition(p, positions);
+          if (!this.#owns(p)) {
+            if (this.#positions.has(p)) this.#forget(p);
+            continue;
+          }
+          const batch = this.#processPartition(p);
+          this.#inFlight.set(p, batch.catch(() => undefined));
+          let read: number;
+          try {
+            read = await batch;
+          } finally {
+            this.#inFlight.delete(p);
+          }
           if (read === this.#batchSize) busy = true;
           if (read > 0) await yieldToEventLoop();
         }
@@ -79,23 +156,30 @@ export class ImportWorker {
         await this.#sleep(ERROR_BACKOFF_MS);
         continue;
       }
-      if (!busy) await this.#sleep(this.#pollMs);
+      if (!busy) await this.#sleep(this.#nudged ? this.#pollMs / 2 : this.#pollMs);
     }
   }
 
-  /** Imports every row written outside the gateway that is not imported yet, whatever the mutation log holds. */
+  /**
+   * Imports every row written outside the gateway that is not imported yet, whatever the mutation log holds, in
+   * the partitions this node holds (the other partitions' holders check theirs).
+   */
   async #catchUp(): Promise<void> {
     const ctx = this.#ctx;
+    const partitions = ctx.bucket.partitions;
+    if (this.#ownership && this.#ownership.owned().length === 0) return;
+    const all = partitions === 1 || this.#ownership === null || this.#ownership.owned().length === partitions;
     let after = '';
     let total = 0;
     while (this.#running) {
       const ids = await ctx.collection.scanUnimported(after, CATCH_UP_PAGE);
       if (ids.length === 0) break;
-      await importDocuments(ctx, ids);
+      const mine = all ? ids : ids.filter((id) => this.#owns(partitionOf(id, partitions)));
+      if (mine.length > 0) await importDocuments(ctx, mine);
       await yieldToEventLoop();
       after = ids[ids.length - 1]!;
       const before = total;
-      total += ids.length;
+      total += mine.length;
       if (Math.floor(before / PROGRESS_EVERY) !== Math.floor(total / PROGRESS_EVERY)) {
         ctx.importLog.info({ checked: total }, 'import catch-up progress');
       }
@@ -104,31 +188,34 @@ export class ImportWorker {
     if (total > 0) ctx.importLog.info({ checked: total }, 'import catch-up done');
   }
 
-  async #loadCheckpoints(partitions: number): Promise<number[]> {
-    const positions: number[] = [];
-    for (let p = 0; p < partitions; p++) {
-      const record = await this.#ctx.bucket.getRecord(checkpointKey(this.#ctx.collection.name, p));
-      const position = record ? Number((JSON.parse(record.value) as { position?: unknown }).position) : 0;
-      positions.push(Number.isSafeInteger(position) && position > 0 ? position : 0);
-    }
-    return positions;
+  async #loadCheckpoint(partition: number): Promise<number> {
+    const record = await this.#ctx.bucket.getRecord(checkpointKey(this.#ctx.collection.name, partition));
+    return checkpointPosition(record?.value);
   }
 
   /** Imports one batch of a partition's log; returns how many entries it read. */
-  async #processPartition(partition: number, positions: number[]): Promise<number> {
+  async #processPartition(partition: number): Promise<number> {
     const ctx = this.#ctx;
-    const after = positions[partition] ?? 0;
+    let after = this.#positions.get(partition);
+    if (after === undefined) {
+      after = await this.#loadCheckpoint(partition);
+      this.#positions.set(partition, after);
+      ctx.importStats.startPartition(partition, after);
+    }
     const entries = await ctx.collection.readMutations(partition, after, this.#batchSize);
     if (entries.length === 0) {
-      ctx.importStats.oldestPendingAt = null;
+      ctx.importStats.setPending(partition, null);
       return 0;
     }
-    ctx.importStats.oldestPendingAt = entries[0]!.at ?? Date.now();
+    ctx.importStats.setPending(partition, entries[0]!.at ?? Date.now());
     ctx.importStats.mutationsRead += entries.length;
     // The latest state of each document is what gets imported; earlier entries for it are covered by it.
     await importDocuments(ctx, [...new Set(entries.map((e) => e.id))]);
+    // Lost meanwhile: the checkpoint is the new holder's now (it starts from the last one written).
+    if (!this.#owns(partition) || !this.#positions.has(partition)) return entries.length;
     const position = entries[entries.length - 1]!.position;
-    positions[partition] = position;
+    this.#positions.set(partition, position);
+    ctx.importStats.setPosition(partition, position);
     await ctx.bucket.setRecord(checkpointKey(ctx.collection.name, partition), JSON.stringify({ position }), { durable: false });
     await ctx.collection.trimMutations(partition, position);
     return entries.length;
