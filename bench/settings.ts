@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 
-export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import' | 'blip' | 'blobs';
+export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import' | 'blip' | 'blobs' | 'postgres';
 export type TargetId = 'syncline' | 'pouchdb' | 'sqlite';
 
-export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import', 'blip', 'blobs'];
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import', 'blip', 'blobs', 'postgres'];
 export const ALL_TARGETS: readonly TargetId[] = ['syncline', 'pouchdb', 'sqlite'];
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -22,7 +22,7 @@ export interface Settings {
   rounds: number;
   seed: number;
   batchSize: number;
-  counts: Record<Exclude<WorkloadId, 'access' | 'import' | 'blip' | 'blobs'>, number>;
+  counts: Record<Exclude<WorkloadId, 'access' | 'import' | 'blip' | 'blobs' | 'postgres'>, number>;
   /** The Syncline-only access-control section (bench/workloads/access-control.ts). */
   access: AccessSettings;
   /** The Syncline-only import section (bench/workloads/import.ts). */
@@ -31,6 +31,8 @@ export interface Settings {
   blip: BlipSettings;
   /** The Syncline-only section of docs with blobs (bench/workloads/blip-blobs.ts). */
   blobs: BlobsSettings;
+  /** The Syncline-only PostgreSQL / cluster section (bench/workloads/postgres.ts). */
+  postgres: PostgresSettings;
   workloads: readonly WorkloadId[];
   targets: readonly TargetId[];
   /** Use an already-running server instead of spawning one. */
@@ -75,6 +77,23 @@ export interface BlobsSettings {
   docs: number;
   /** Size of each doc's blob in bytes (not scaled). */
   blobBytes: number;
+}
+
+export interface PostgresSettings {
+  /** Docs of the raw `pg` INSERT baseline and of `_bulk_docs` on one node. */
+  bulkDocs: number;
+  /** Rows per transaction of the raw baseline (as `_bulk_docs` batches). */
+  rawTransactionSize: number;
+  /** Docs inserted with SQL per import configuration (1 and 2 import nodes). */
+  importDocs: number;
+  /** Rows per app transaction in the import measurement. */
+  transactionSize: number;
+  /** Steady rate of single-row INSERTs in the latency measurement, docs/s. */
+  latencyRate: number;
+  /** Docs inserted one at a time in the latency measurement. */
+  latencyDocs: number;
+  /** `pool_size` of every node. */
+  poolSize: number;
 }
 
 function positiveNumber(name: string, fallback: number): number {
@@ -123,6 +142,7 @@ export function loadSettings(): Settings {
     import: { docs: count(10_000), transactionSize: 500, steadyRate: 2_000, steadyDocs: count(10_000) },
     blip: { docs: count(10_000), liveDocs: count(200) },
     blobs: { docs: count(200), blobBytes: 100 * 1024 },
+    postgres: { bulkDocs: count(10_000), rawTransactionSize: 100, importDocs: count(20_000), transactionSize: 500, latencyRate: 200, latencyDocs: count(2_000), poolSize: 10 },
     workloads: pickList('BENCH_WORKLOADS', ALL_WORKLOADS),
     targets: pickList('BENCH_TARGETS', ALL_TARGETS),
     synclineUrl: url('BENCH_SYNCLINE_URL'),
