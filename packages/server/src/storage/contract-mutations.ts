@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { expectOk, makeCommit, mutationsOf, save, type ContractEnv } from './contract-support.ts';
+import type { BucketEvent } from './bucket.ts';
+import { expectOk, makeCommit, mutationsOf, save, sleep, type ContractEnv, type OkResult } from './contract-support.ts';
+
+async function waitUntil(check: () => boolean, ms = 3000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out waiting for the condition');
+    await sleep(10);
+  }
+}
 
 export function mutationContract(env: ContractEnv): void {
   describe('mutation log', () => {
@@ -116,6 +125,84 @@ export function mutationContract(env: ContractEnv): void {
         expect(await env.coll.scanUnimported('', 100)).toEqual(['app-deleted', 'app-new']);
       } finally {
         await writer.close();
+      }
+    });
+
+    it('reports the unread backlog of each partition, with the time of its oldest entry', async () => {
+      const partitions = env.bucket.partitions;
+      const empty = await env.coll.mutationBacklog([]);
+      expect(empty).toEqual(Array.from({ length: partitions }, (_, partition) => ({ partition, pending: 0, oldestAt: null })));
+      const before = Date.now();
+      for (let i = 0; i < 12; i++) await save(env.coll, `backlog-${i}`);
+      await save(env.coll, 'backlog-0', { rev: '2-b' });
+      const all = await env.coll.mutationBacklog([]);
+      expect(all.map((b) => b.partition)).toEqual(Array.from({ length: partitions }, (_, p) => p));
+      expect(all.reduce((sum, b) => sum + b.pending, 0)).toBe(13);
+      for (const b of all) {
+        if (b.pending === 0) {
+          expect(b.oldestAt).toBeNull();
+        } else {
+          expect(b.oldestAt).toBeGreaterThanOrEqual(before - 5);
+          expect(b.oldestAt).toBeLessThanOrEqual(Date.now() + 5);
+        }
+      }
+      const read = await Promise.all(all.map((b) => env.coll.readMutations(b.partition, 0, 1000)));
+      const cursors = read.map((entries) => entries[entries.length - 1]?.position ?? 0);
+      expect((await env.coll.mutationBacklog(cursors)).every((b) => b.pending === 0 && b.oldestAt === null)).toBe(true);
+      const busiest = read.reduce((best, entries, p) => (entries.length > (read[best]?.length ?? 0) ? p : best), 0);
+      const entries = read[busiest] ?? [];
+      const partial = [...cursors];
+      partial[busiest] = entries[0]?.position ?? 0;
+      expect((await env.coll.mutationBacklog(partial))[busiest]?.pending).toBe(entries.length - 1);
+      // Trimmed entries are no longer pending, and missing cursors count as 0.
+      await env.coll.trimMutations(busiest, cursors[busiest] ?? 0);
+      expect((await env.coll.mutationBacklog([]))[busiest]).toEqual({ partition: busiest, pending: 0, oldestAt: null });
+    });
+  });
+
+  describe('watch', () => {
+    it('tells watchers about its own commits and record changes, until they stop watching', async () => {
+      const events: BucketEvent[] = [];
+      const other: BucketEvent[] = [];
+      const stop = env.bucket.watch((e) => events.push(e));
+      const stopOther = env.bucket.watch((e) => other.push(e));
+      let saved: OkResult | undefined;
+      try {
+        saved = await save(env.coll, 'watched');
+        await env.bucket.setRecord('_sync:user:w', '{}');
+        const sequenced = await env.bucket.setRecordAtSequence('_sync:role:w', 0, (seq) => String(seq));
+        await env.bucket.deleteRecord('_sync:user:w');
+        const seen = (list: BucketEvent[]): boolean =>
+          list.some((e) => e.kind === 'sequence' && e.seq >= (saved?.seq ?? Infinity)) &&
+          list.some((e) => e.kind === 'sequence' && e.seq >= (sequenced?.seq ?? Infinity)) &&
+          list.some((e) => e.kind === 'record' && e.key === '_sync:role:w') &&
+          list.filter((e) => e.kind === 'record' && e.key === '_sync:user:w').length >= 2;
+        await waitUntil(() => seen(events) && seen(other));
+      } finally {
+        stop();
+      }
+      const count = events.length;
+      await save(env.coll, 'watched', { rev: '2-w' });
+      await env.bucket.setRecord('_sync:user:w', '{}');
+      await waitUntil(() => other.some((e) => e.kind === 'sequence' && e.seq > (saved?.seq ?? Infinity) + 1));
+      await sleep(50);
+      expect(events).toHaveLength(count);
+      stopOther();
+    });
+
+    it('keeps delivering to other watchers when one throws', async () => {
+      const events: BucketEvent[] = [];
+      const stopBad = env.bucket.watch(() => {
+        throw new Error('listener failure');
+      });
+      const stop = env.bucket.watch((e) => events.push(e));
+      try {
+        const saved = await save(env.coll, 'robust');
+        await waitUntil(() => events.some((e) => e.kind === 'sequence' && e.seq >= saved.seq));
+        expect(await env.coll.get('robust')).not.toBeNull();
+      } finally {
+        stopBad();
+        stop();
       }
     });
   });

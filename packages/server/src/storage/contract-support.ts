@@ -43,7 +43,8 @@ export function makeCommit(id: string, opts: CommitOptions): DocumentCommit & { 
     id,
     expectedBodyCas: opts.expectedBodyCas,
     expectedMetaCas: opts.expectedMetaCas,
-    body: 'body' in opts ? opts.body : `{"id":"${id}"}`,
+    // JSON.stringify: ids with quotes, backslashes or control characters still make valid JSON (PostgreSQL checks).
+    body: 'body' in opts ? opts.body : JSON.stringify({ id }),
     builtWith,
     build: (seq) => {
       builtWith.push(seq);
