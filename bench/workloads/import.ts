@@ -18,6 +18,7 @@ import { describeFailure, postBulkDocs, type HttpClient } from '../http-client.t
 import { median, throughputLines } from '../report.ts';
 import type { Settings } from '../settings.ts';
 import type { HttpTarget } from '../targets/types.ts';
+import { updateSeq, watchLongpoll } from './changes-watch.ts';
 import { Progress, batches, freshIdPrefix, type Log, type Measurement, type SynclineSection } from './common.ts';
 
 export const IMPORT_DB = 'import';
@@ -27,9 +28,6 @@ export const IMPORT_BULK_DB = 'import_bulk';
 const GOAL = 0.5;
 const GOAL_TEXT = 'import >= 50% of _bulk_docs';
 const WARM_UP_DOCS = 500;
-const LONGPOLL_TIMEOUT_MS = 1_000;
-/** Give up waiting for documents to appear after this long without a new one. */
-const STALL_MS = 60_000;
 const STEADY_TICK_MS = 10;
 
 type Row = 'bulk' | 'sql' | 'import';
@@ -82,41 +80,6 @@ class AppConnection {
   close(): void {
     this.#db.close();
   }
-}
-
-/** Follows the admin `_changes` feed (longpoll) and reports when each document `${prefix}-${i}` first appears. */
-async function watchFeed(admin: HttpClient, db: string, since: number | string, prefix: string, count: number, onSeen: (index: number, at: number) => void): Promise<number> {
-  const seen = new Uint8Array(count);
-  let found = 0;
-  let lastNew = performance.now();
-  let lastAt = 0;
-  const head = `${prefix}-`;
-  while (found < count) {
-    const reqPath = `/${db}/_changes?feed=longpoll&since=${encodeURIComponent(String(since))}&timeout=${LONGPOLL_TIMEOUT_MS}`;
-    const res = await admin.request('GET', reqPath);
-    const at = performance.now();
-    if (res.status !== 200) throw describeFailure('GET', reqPath, res);
-    const body = JSON.parse(res.text) as { results: Array<{ id: string }>; last_seq: number | string };
-    for (const { id } of body.results) {
-      if (!id.startsWith(head)) continue;
-      const index = Number(id.slice(head.length));
-      if (!Number.isInteger(index) || index < 0 || index >= count || seen[index]) continue;
-      seen[index] = 1;
-      found += 1;
-      lastNew = at;
-      lastAt = at;
-      onSeen(index, at);
-    }
-    since = body.last_seq;
-    if (at - lastNew > STALL_MS) throw new Error(`/${db}: ${int(found)} of ${int(count)} documents on _changes, none new for ${STALL_MS / 1000} s`);
-  }
-  return lastAt;
-}
-
-async function updateSeq(admin: HttpClient, db: string): Promise<number | string> {
-  const res = await admin.json<{ update_seq: number | string }>('GET', `/${db}/`);
-  if (res.status !== 200) throw new Error(`GET /${db}/: HTTP ${res.status}`);
-  return res.data.update_seq;
 }
 
 export function importSection(settings: Settings): SynclineSection {
@@ -187,7 +150,7 @@ export function importSection(settings: Settings): SynclineSection {
     try {
       const visible = new Progress(log ?? quiet, `import /${IMPORT_DB}: on _changes`, count);
       let seen = 0;
-      const watching = watchFeed(admin, IMPORT_DB, since, prefix, count, () => visible.update(++seen));
+      const watching = watchLongpoll(admin, IMPORT_DB, since, prefix, count, () => visible.update(++seen)).done;
       const started = performance.now();
       for (const group of batches(bodies, s.transactionSize)) {
         app.insert(group);
@@ -214,10 +177,10 @@ export function importSection(settings: Settings): SynclineSection {
     try {
       const visible = new Progress(log, `steady ${int(s.steadyRate)} docs/s into /${IMPORT_DB}: on _changes`, count);
       let seen = 0;
-      const watching = watchFeed(admin, IMPORT_DB, since, prefix, count, (index, at) => {
+      const watching = watchLongpoll(admin, IMPORT_DB, since, prefix, count, (index, at) => {
         visibleAt[index] = at;
         visible.update(++seen);
-      });
+      }).done;
       const started = performance.now();
       let written = 0;
       while (written < count) {

@@ -20,20 +20,18 @@ import pg from 'pg';
 import { track } from '../cleanup.ts';
 import { averageSize, makeDocs } from '../docs.ts';
 import { collectGarbage } from '../gc.ts';
-import { describeFailure, postBulkDocs, type HttpClient } from '../http-client.ts';
+import { postBulkDocs, type HttpClient } from '../http-client.ts';
 import { median, throughputLines } from '../report.ts';
 import type { Settings } from '../settings.ts';
 import { startBenchPostgres, type BenchPostgres } from '../targets/postgres.ts';
 import { startSynclineNode, type SynclineNode } from '../targets/syncline-node.ts';
+import { Arrivals, updateSeq, watchLongpoll, type Watch } from './changes-watch.ts';
 import { Progress, batches, type Log, type Measurement, type SynclineSection } from './common.ts';
 
 /** The Syncline database of every node (and so the PostgreSQL schema: the default schema is the database name). */
 export const PG_DB = 'pgbench';
 
 const WARM_UP_DOCS = 500;
-const LONGPOLL_TIMEOUT_MS = 1_000;
-/** Give up waiting for documents to appear after this long without a new one. */
-const STALL_MS = 60_000;
 const IMPORT_COUNT_METRIC = 'sgw_shared_bucket_import_import_count';
 
 type Row = 'raw' | 'bulk' | 'sql1' | 'import1' | 'sql2' | 'import2';
@@ -116,63 +114,15 @@ class SqlWriter {
   }
 }
 
-interface Watch {
-  /** Resolves with the time the last document was seen. */
-  readonly done: Promise<number>;
-  /** Stops following (the promise then resolves or rejects soon). */
-  stop(): void;
-}
-
-/** Follows the admin `_changes` feed (longpoll loop) and reports when each document `${prefix}-${i}` first appears. */
-function watchLongpoll(admin: HttpClient, db: string, since: number | string, prefix: string, count: number, onSeen: (index: number, at: number) => void): Watch {
-  let stopped = false;
-  const done = (async () => {
-    const seen = new Uint8Array(count);
-    let found = 0;
-    let lastNew = performance.now();
-    let lastAt = 0;
-    const head = `${prefix}-`;
-    while (found < count) {
-      if (stopped) throw new Error('stopped');
-      const reqPath = `/${db}/_changes?feed=longpoll&since=${encodeURIComponent(String(since))}&timeout=${LONGPOLL_TIMEOUT_MS}`;
-      const res = await admin.request('GET', reqPath);
-      const at = performance.now();
-      if (res.status !== 200) throw describeFailure('GET', reqPath, res);
-      const body = JSON.parse(res.text) as { results: Array<{ id: string }>; last_seq: number | string };
-      for (const { id } of body.results) {
-        if (!id.startsWith(head)) continue;
-        const index = Number(id.slice(head.length));
-        if (!Number.isInteger(index) || index < 0 || index >= count || seen[index]) continue;
-        seen[index] = 1;
-        found += 1;
-        lastNew = at;
-        lastAt = at;
-        onSeen(index, at);
-      }
-      since = body.last_seq;
-      if (at - lastNew > STALL_MS) throw new Error(`/${db}: ${int(found)} of ${int(count)} documents on _changes, none new for ${STALL_MS / 1000} s`);
-    }
-    return lastAt;
-  })();
-  done.catch(() => {});
-  return { done, stop: () => void (stopped = true) };
-}
-
 /** Follows a `feed=continuous` admin `_changes` feed (one request, one JSON entry per line). */
 function watchContinuous(admin: HttpClient, db: string, since: number | string, prefix: string, count: number, onSeen: (index: number, at: number) => void): Watch {
   let req: http.ClientRequest | undefined;
   let finish: ((error?: Error) => void) | undefined;
   const done = new Promise<number>((resolve, reject) => {
-    const seen = new Uint8Array(count);
-    let found = 0;
-    let lastNew = performance.now();
-    let lastAt = 0;
+    const arrivals = new Arrivals(prefix, count, onSeen);
     let settled = false;
-    const head = `${prefix}-`;
     const timer = setInterval(() => {
-      if (performance.now() - lastNew > STALL_MS) {
-        finish?.(new Error(`/${db}: ${int(found)} of ${int(count)} documents on the continuous _changes feed, none new for ${STALL_MS / 1000} s`));
-      }
+      if (arrivals.stalled(performance.now())) finish?.(arrivals.stallError(db, 'the continuous _changes feed'));
     }, 1_000);
     finish = (error) => {
       if (settled) return;
@@ -180,7 +130,7 @@ function watchContinuous(admin: HttpClient, db: string, since: number | string, 
       clearInterval(timer);
       req?.destroy();
       if (error) reject(error);
-      else resolve(lastAt);
+      else resolve(arrivals.lastAt);
     };
     const url = `${admin.baseUrl}/${db}/_changes?feed=continuous&heartbeat=5000&timeout=900000&since=${encodeURIComponent(String(since))}`;
     req = http.get(url, { headers: { accept: 'application/json' } }, (res) => {
@@ -199,31 +149,16 @@ function watchContinuous(admin: HttpClient, db: string, since: number | string, 
           buffered = buffered.slice(newline + 1);
           if (line === '') continue;
           const entry = JSON.parse(line) as { id?: string };
-          const id = entry.id;
-          if (id === undefined || !id.startsWith(head)) continue;
-          const index = Number(id.slice(head.length));
-          if (!Number.isInteger(index) || index < 0 || index >= count || seen[index]) continue;
-          seen[index] = 1;
-          found += 1;
-          lastNew = at;
-          lastAt = at;
-          onSeen(index, at);
-          if (found === count) finish?.();
+          if (entry.id !== undefined && arrivals.see(entry.id, at) && arrivals.complete) finish?.();
         }
       });
-      res.on('end', () => finish?.(new Error(`/${db}: the continuous _changes feed ended after ${int(found)} of ${int(count)} documents`)));
+      res.on('end', () => finish?.(new Error(`/${db}: the continuous _changes feed ended after ${int(arrivals.found)} of ${int(count)} documents`)));
       res.on('error', (err) => finish?.(err));
     });
     req.on('error', (err) => finish?.(err));
   });
   done.catch(() => {});
   return { done, stop: () => finish?.(new Error('stopped')) };
-}
-
-async function updateSeq(admin: HttpClient, db: string): Promise<number | string> {
-  const res = await admin.json<{ update_seq: number | string }>('GET', `/${db}/`);
-  if (res.status !== 200) throw new Error(`GET /${db}/: HTTP ${res.status}`);
-  return res.data.update_seq;
 }
 
 /** Documents a node has imported (its `import_count` metric for the database), or undefined if not found. */

@@ -1,15 +1,7 @@
 import type { BucketEvent, Cas, CommitResult, DocumentCommit, GrantRecord, PurgeOptions } from '../bucket.ts';
+import { CAS_MISMATCH, distinctIdSegments, type CasState } from '../commit-state.ts';
 import { lit, type PgDb, type Queryable } from './pg-db.ts';
 import type { CollectionTables, SchemaNames } from './schema.ts';
-
-interface CasState {
-  bodyCas: Cas | null;
-  metaCas: Cas | null;
-  /** Sequence of the document's current changes-log entry (null without metadata). */
-  seq: number | null;
-  /** A metadata row exists and its winning revision is live. */
-  live: boolean;
-}
 
 interface Accepted {
   index: number;
@@ -36,8 +28,6 @@ interface GrantRow {
   seq: number;
   revoked_seq: number | null;
 }
-
-const CAS_MISMATCH: CommitResult = { ok: false, reason: 'cas_mismatch' };
 
 /**
  * The write path of a collection. One transaction per commit batch, in segments of distinct ids, each in three
@@ -193,14 +183,7 @@ export class PgCommitter {
       outcome.bodies = false;
       outcome.seq = 0;
       const results: CommitResult[] = [];
-      let start = 0;
-      while (start < writes.length) {
-        const seen = new Set<string>();
-        let end = start;
-        for (let w = writes[end]; w && !seen.has(w.id); w = writes[++end]) seen.add(w.id);
-        await this.#commitSegment(tx, writes.slice(start, end), results, outcome);
-        start = end;
-      }
+      for (const segment of distinctIdSegments(writes)) await this.#commitSegment(tx, segment, results, outcome);
       return results;
     });
     if (outcome.bodies) this.#emit({ kind: 'mutations' });

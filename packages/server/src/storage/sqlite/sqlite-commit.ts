@@ -1,18 +1,10 @@
 import type Database from 'better-sqlite3';
 import type { Cas, CommitResult, DocumentCommit, GrantRecord, PurgeOptions } from '../bucket.ts';
+import { CAS_MISMATCH, distinctIdSegments, type CasState } from '../commit-state.ts';
 import { SqliteGrants } from './grants.ts';
 import { q, type CollectionTables } from './schema.ts';
 
 type Db = Database.Database;
-
-interface CasState {
-  bodyCas: Cas | null;
-  metaCas: Cas | null;
-  /** Sequence of the document's current changes-log entry (null without metadata). */
-  seq: number | null;
-  /** A metadata row exists and its winning revision is live. */
-  live: boolean;
-}
 
 interface Accepted {
   index: number;
@@ -21,8 +13,6 @@ interface Accepted {
   /** 1-based rank of this commit's body write within its segment, or null when the body was not written. */
   bodyStamp: number | null;
 }
-
-const CAS_MISMATCH: CommitResult = { ok: false, reason: 'cas_mismatch' };
 
 const listJson = (list: readonly string[]): string => (list.length === 0 ? '[]' : JSON.stringify(list));
 
@@ -121,14 +111,7 @@ export class SqliteCommitter {
    */
   #commitBatch(writes: readonly DocumentCommit[]): CommitResult[] {
     const results: CommitResult[] = [];
-    let start = 0;
-    while (start < writes.length) {
-      const seen = new Set<string>();
-      let end = start;
-      for (let w = writes[end]; w && !seen.has(w.id); w = writes[++end]) seen.add(w.id);
-      this.#commitSegment(writes.slice(start, end), results);
-      start = end;
-    }
+    for (const segment of distinctIdSegments(writes)) this.#commitSegment(segment, results);
     return results;
   }
 
