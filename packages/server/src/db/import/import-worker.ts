@@ -2,6 +2,7 @@ import { yieldToEventLoop } from '../../base/yield.ts';
 import { checkpointKey, checkpointPosition } from '../../cluster/checkpoints.ts';
 import type { LeaseListener } from '../../cluster/partition-leases.ts';
 import { partitionOf } from '../../storage/sqlite/partition.ts';
+import type { MutationRecord } from '../../storage/bucket.ts';
 import type { DbContext } from '../context.ts';
 import { importDocuments } from './importer.ts';
 
@@ -28,6 +29,8 @@ const DEFAULT_BATCH = 500;
 const ERROR_BACKOFF_MS = 1000;
 const CATCH_UP_PAGE = 500;
 const PROGRESS_EVERY = 10_000;
+/** Imported log entries are deleted in steps of at least this many positions, and whenever a partition is caught up. */
+const TRIM_EVERY = 2_000;
 
 /**
  * Storage calls complete synchronously (SQLite), so a loop of them never lets the event loop run: between
@@ -48,6 +51,8 @@ export class ImportWorker {
   readonly #ownership: PartitionOwnership | null;
   /** Checkpoints of the partitions being imported, read when their lease was taken. */
   readonly #positions = new Map<number, number>();
+  /** Position up to which each partition's log was last trimmed. */
+  readonly #trimmed = new Map<number, number>();
   /** The batch being processed, per partition (awaited before its lease is given up). */
   readonly #inFlight = new Map<number, Promise<unknown>>();
   #running = false;
@@ -128,28 +133,13 @@ export class ImportWorker {
     } catch (err) {
       if (this.#running) log.error({ err }, 'import catch-up failed; following the mutation log');
     }
-    const partitions = this.#ctx.bucket.partitions;
     while (this.#running) {
-      let busy = false;
       this.#passStartedAt = Date.now();
       this.#nudged = false;
+      let busy: boolean;
+      const pass = this.#pass();
       try {
-        for (let p = 0; p < partitions && this.#running; p++) {
-          if (!this.#owns(p)) {
-            if (this.#positions.has(p)) this.#forget(p);
-            continue;
-          }
-          const batch = this.#processPartition(p);
-          this.#inFlight.set(p, batch.catch(() => undefined));
-          let read: number;
-          try {
-            read = await batch;
-          } finally {
-            this.#inFlight.delete(p);
-          }
-          if (read === this.#batchSize) busy = true;
-          if (read > 0) await yieldToEventLoop();
-        }
+        busy = await pass;
       } catch (err) {
         if (!this.#running) break;
         log.error({ err }, 'import error; retrying');
@@ -157,6 +147,44 @@ export class ImportWorker {
         continue;
       }
       if (!busy) await this.#sleep(this.#nudged ? this.#pollMs / 2 : this.#pollMs);
+    }
+  }
+
+  /**
+   * One pass: reads a batch of every owned partition's log, imports the documents they name together (one
+   * batch of writes, whatever the number of partitions), then moves each partition's checkpoint. Returns
+   * whether some partition had a full batch (more is waiting).
+   */
+  async #pass(): Promise<boolean> {
+    const ctx = this.#ctx;
+    const read: Array<{ partition: number; entries: MutationRecord[] }> = [];
+    let done!: () => void;
+    const inFlight = new Promise<void>((resolve) => (done = resolve));
+    try {
+      for (let p = 0; p < ctx.bucket.partitions && this.#running; p++) {
+        if (!this.#owns(p)) {
+          if (this.#positions.has(p)) this.#forget(p);
+          continue;
+        }
+        this.#inFlight.set(p, inFlight);
+        const entries = await this.#readPartition(p);
+        if (entries.length > 0) read.push({ partition: p, entries });
+      }
+      if (read.length === 0) return false;
+      // The latest state of each document is what gets imported; earlier entries for it are covered by it.
+      const ids = new Set<string>();
+      for (const { entries } of read) for (const entry of entries) ids.add(entry.id);
+      const all = [...ids];
+      for (let i = 0; i < all.length; i += this.#batchSize) {
+        await importDocuments(ctx, all.slice(i, i + this.#batchSize));
+        if (i + this.#batchSize < all.length) await yieldToEventLoop();
+      }
+      for (const { partition, entries } of read) await this.#advance(partition, entries[entries.length - 1]!.position);
+      await yieldToEventLoop();
+      return read.some(({ entries }) => entries.length === this.#batchSize);
+    } finally {
+      for (const [p, promise] of this.#inFlight) if (promise === inFlight) this.#inFlight.delete(p);
+      done();
     }
   }
 
@@ -193,32 +221,43 @@ export class ImportWorker {
     return checkpointPosition(record?.value);
   }
 
-  /** Imports one batch of a partition's log; returns how many entries it read. */
-  async #processPartition(partition: number): Promise<number> {
+  /** The next batch of a partition's log after its checkpoint. */
+  async #readPartition(partition: number): Promise<MutationRecord[]> {
     const ctx = this.#ctx;
     let after = this.#positions.get(partition);
     if (after === undefined) {
       after = await this.#loadCheckpoint(partition);
       this.#positions.set(partition, after);
+      this.#trimmed.set(partition, 0);
       ctx.importStats.startPartition(partition, after);
     }
     const entries = await ctx.collection.readMutations(partition, after, this.#batchSize);
     if (entries.length === 0) {
       ctx.importStats.setPending(partition, null);
-      return 0;
+      // Caught up: drop what is already imported, once, instead of after every batch.
+      if ((this.#trimmed.get(partition) ?? 0) < after) {
+        await ctx.collection.trimMutations(partition, after);
+        this.#trimmed.set(partition, after);
+      }
+      return entries;
     }
     ctx.importStats.setPending(partition, entries[0]!.at ?? Date.now());
     ctx.importStats.mutationsRead += entries.length;
-    // The latest state of each document is what gets imported; earlier entries for it are covered by it.
-    await importDocuments(ctx, [...new Set(entries.map((e) => e.id))]);
+    return entries;
+  }
+
+  /** Moves a partition's checkpoint past an imported batch, unless the partition was lost meanwhile. */
+  async #advance(partition: number, position: number): Promise<void> {
+    const ctx = this.#ctx;
     // Lost meanwhile: the checkpoint is the new holder's now (it starts from the last one written).
-    if (!this.#owns(partition) || !this.#positions.has(partition)) return entries.length;
-    const position = entries[entries.length - 1]!.position;
+    if (!this.#owns(partition) || !this.#positions.has(partition)) return;
     this.#positions.set(partition, position);
     ctx.importStats.setPosition(partition, position);
     await ctx.bucket.setRecord(checkpointKey(ctx.collection.name, partition), JSON.stringify({ position }), { durable: false });
-    await ctx.collection.trimMutations(partition, position);
-    return entries.length;
+    if (position - (this.#trimmed.get(partition) ?? 0) >= TRIM_EVERY) {
+      await ctx.collection.trimMutations(partition, position);
+      this.#trimmed.set(partition, position);
+    }
   }
 
   #sleep(ms: number): Promise<void> {

@@ -94,7 +94,7 @@ export class PgCollection implements Collection {
   readonly #writer: PgCommitter;
   /** First key of the per-partition advisory lock taken while assigning mutation-log positions. */
   readonly #mutationLockKey: number;
-  readonly #sql: Record<'get' | 'getMany' | 'promote' | 'readMutations' | 'trim' | 'backlog' | 'unimported' | 'tombstones' | 'countLive', string>;
+  readonly #sql: Record<'get' | 'getMany' | 'pending' | 'promote' | 'readMutations' | 'trim' | 'backlog' | 'unimported' | 'tombstones' | 'countLive', string>;
 
   constructor(db: PgDb, n: SchemaNames, name: string, tables: CollectionTables, partitions: number, emit: (event: BucketEvent) => void) {
     this.name = name;
@@ -115,6 +115,10 @@ export class PgCollection implements Collection {
       // Only rows of committed transactions are visible here, and only one transaction per partition assigns
       // positions at a time (advisory lock, held until commit): a position, once readable, is above every
       // position readable before it, so a reader moving its cursor forward never skips a committed write.
+      // One cheap round trip for a partition with nothing new (most of them, most of the time): an empty answer
+      // moves no cursor, so answering it from this snapshot rather than the promoting one skips nothing.
+      pending: `SELECT EXISTS (SELECT 1 FROM ${mutations} WHERE "partition" = $1 AND position IS NULL)
+                    OR EXISTS (SELECT 1 FROM ${mutations} WHERE "partition" = $1 AND position > $2) AS pending`,
       promote: `
         WITH s AS (
           SELECT ord, nextval(${lit(n.t('mutation_position'))}::regclass) AS pos
@@ -238,6 +242,8 @@ export class PgCollection implements Collection {
   }
 
   async readMutations(partition: number, after: number, limit: number): Promise<MutationRecord[]> {
+    const [probe] = await this.#db.rows<{ pending: boolean }>(this.#sql.pending, [partition, after]);
+    if (!probe?.pending) return [];
     return this.#db.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1::integer, $2::integer)', [this.#mutationLockKey, partition]);
       await tx.query(this.#sql.promote, [partition]);
