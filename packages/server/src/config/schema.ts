@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ReplicationConfigSchema } from './replication-schema.ts';
 
 const MB = 1024 * 1024;
 
@@ -96,6 +97,19 @@ export const DatabaseConfigSchema = Type.Object(
         'Days after which tombstones are purged (metadata and change entries), so they stop replicating. Clients offline for longer may keep documents deleted meanwhile.',
     }),
     allow_empty_password: Type.Boolean({ default: false, description: 'Allow users without a password (they log in with an empty one).' }),
+    path: Type.Optional(
+      Type.String({ minLength: 1, description: 'Edge mode: the SQLite file of the database (same as `server: "sqlite:PATH"`).' }),
+    ),
+    create: Type.Optional(Type.Boolean({ description: 'Edge mode: create the `path` file when it does not exist (otherwise a missing file is an error).' })),
+    enable_client_sync: Type.Optional(
+      Type.Union([Type.Literal('pull'), Type.Literal('push'), Type.Literal('bidirectional'), Type.Boolean()], {
+        description:
+          'Which way clients may sync (REST and Couchbase Lite): "pull" (read only), "push" (write only), "bidirectional" or true (both, the default), false (no client sync).',
+      }),
+    ),
+    replications: Type.Optional(
+      Type.Record(Type.String(), ReplicationConfigSchema, { description: 'Server-to-server replications started at boot, by id.' }),
+    ),
     send_www_authenticate_header: Type.Boolean({
       default: true,
       description: 'Send `WWW-Authenticate: Basic` with 401 responses of the public API; false keeps browsers from showing a login dialog.',
@@ -169,6 +183,21 @@ export const ServerConfigSchema = Type.Object(
         }),
       },
       { additionalProperties: false, default: {}, description: 'Couchbase Lite replication (`/{db}/_blipsync`) settings.' },
+    ),
+    users: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Edge mode: a JSON file of users with hashed passwords (`syncline user add NAME` writes it), for every database.',
+      }),
+    ),
+    https: Type.Optional(
+      Type.Object(
+        {
+          tls_cert_path: Type.String({ minLength: 1, description: 'PEM certificate (chain) served on the public and admin APIs.' }),
+          tls_key_path: Type.String({ minLength: 1, description: 'PEM private key of the certificate.' }),
+        },
+        { additionalProperties: false, description: 'TLS for the public and admin APIs (`syncline cert create` makes a self-signed pair).' },
+      ),
     ),
     logging: LoggingConfigSchema,
     CORS: Type.Optional(CorsConfigSchema),
