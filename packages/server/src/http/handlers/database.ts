@@ -1,4 +1,5 @@
 import type { CompactionType } from '../../db/compactions.ts';
+import { redactDatabaseConfig } from '../../config/redact.ts';
 import { purge } from '../../db/purge.ts';
 import { isPlainObject } from '../../db/crud/incoming.ts';
 import { badRequest } from '../../base/errors.ts';
@@ -20,7 +21,11 @@ export const deleteDatabase: Handler = async ({ server, db }) => {
   return { status: 200, json: { ok: true } };
 };
 
-export const getConfig: Handler = async ({ db }) => ({ status: 200, json: { name: db.name, ...db.config } });
+/** `GET /{db}/_config`: secrets are shown as "xxxxx" unless `redact=false`, as in Sync Gateway. */
+export const getConfig: Handler = async ({ db, query }) => {
+  const config = { name: db.name, ...db.config };
+  return { status: 200, json: query.string('redact') === 'false' ? config : redactDatabaseConfig(config) };
+};
 
 export const putConfig: Handler = async ({ server, db, req }) => {
   const body = await readJson(req);
