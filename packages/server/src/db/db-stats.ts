@@ -22,6 +22,40 @@ export class DbStats {
   pullTotalContinuous = 0;
   /** _changes requests starting from the beginning (since=0): new replications. */
   pullSinceZero = 0;
+  /** Sync function runs (REST writes, replication pushes, imports, resync), time spent in them (nanoseconds). */
+  syncFunctionCount = 0;
+  syncFunctionTimeNs = 0;
+  /** Runs that failed: an exception, a time-out or an invalid result (a 5xx rejection). */
+  syncFunctionExceptions = 0;
+  /** Runs that rejected the revision on purpose: throw({forbidden}), a failed require* call (a 4xx rejection). */
+  syncFunctionRejects = 0;
+  /** BLIP (Couchbase Lite replication) WebSocket connections open now, and opened since the database opened. */
+  blipActive = 0;
+  blipTotal = 0;
+
+  /**
+   * Counts one sync function run that started at `started` (process.hrtime.bigint()); `rejectionStatus` is the
+   * status of its rejection, if it rejected the revision.
+   */
+  syncFunctionRan(started: bigint, rejectionStatus: number | undefined): void {
+    this.syncFunctionCount++;
+    this.syncFunctionTimeNs += Number(process.hrtime.bigint() - started);
+    if (rejectionStatus === undefined) return;
+    if (rejectionStatus >= 500) this.syncFunctionExceptions++;
+    else this.syncFunctionRejects++;
+  }
+
+  /** Counts a BLIP connection as opened; the returned function counts it as closed (once, however often called). */
+  blipConnected(): () => void {
+    this.blipActive++;
+    this.blipTotal++;
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      this.blipActive--;
+    };
+  }
 
   /** Counts a _changes feed as started; the returned function counts it as ended. */
   startPull(continuous: boolean, sinceZero: boolean): () => void {

@@ -48,6 +48,13 @@ export const DATABASE_STATS: readonly DbStat[] = [
   database('num_doc_reads_rest', 'counter', 'Revisions sent through the REST API: document GETs, open_revs, _bulk_get, and include_docs of _changes and _all_docs.', (db) => db.stats.docReads),
   database('num_replications_active', 'gauge', '_changes feeds in progress.', (db) => db.stats.pullActiveOneShot + db.stats.pullActiveContinuous),
   database('num_replications_total', 'counter', '_changes feeds started.', (db) => db.stats.pullTotalOneShot + db.stats.pullTotalContinuous),
+  database('changes_feed_waiters', 'gauge', 'Change feeds (longpoll, continuous, BLIP subChanges) waiting for a new sequence.', (db) => db.changesWaiters, 'syncline'),
+  database('blip_connections_active', 'gauge', 'Couchbase Lite replication (BLIP WebSocket) connections open.', (db) => db.stats.blipActive, 'syncline'),
+  database('blip_connections_total', 'counter', 'Couchbase Lite replication (BLIP WebSocket) connections opened.', (db) => db.stats.blipTotal, 'syncline'),
+  database('sync_function_count', 'counter', 'Sync function runs (writes, replication pushes, imports, resync).', (db) => db.stats.syncFunctionCount),
+  database('sync_function_time', 'counter', 'Time spent running the sync function, in nanoseconds.', (db) => db.stats.syncFunctionTimeNs),
+  database('sync_function_exception_count', 'counter', 'Sync function runs that failed: an exception, a time-out or an invalid result.', (db) => db.stats.syncFunctionExceptions),
+  database('sync_function_reject_count', 'counter', 'Revisions the sync function rejected (throw({forbidden}), a failed require* call).', (db) => db.stats.syncFunctionRejects),
   database('high_seq_feed', 'gauge', 'Highest sequence announced to the change feeds.', (db) => db.highSeqFeed),
   database('last_sequence', 'gauge', 'Latest sequence allocated in storage.', (db) => db.lastSequence, 'syncline'),
   database('doc_count', 'gauge', 'Live (not deleted) documents.', (db) => db.docCount, 'syncline'),
@@ -65,6 +72,8 @@ export const DATABASE_STATS: readonly DbStat[] = [
   imports('import_processing_time', 'counter', 'Time spent importing, in nanoseconds.', (i) => Math.round(i.processingMs * 1e6)),
   imports('import_filtered_count', 'counter', 'Direct writes the import filter did not accept.', (i) => i.filtered, 'syncline'),
   imports('mutations_read', 'counter', 'Mutation-log entries examined by import (including the gateway\'s own writes).', (i) => i.mutationsRead, 'syncline'),
+  imports('import_lag_seconds', 'gauge', 'Age of the oldest direct write not yet imported, in seconds (0 when caught up).', (i) => i.lagMs / 1000, 'syncline'),
+  imports('import_partitions_held', 'gauge', 'Import partitions this node holds the lease of (imports).', (i) => i.partitionsHeld, 'syncline'),
   imports('import_lag_ms', 'gauge', 'Age of the oldest direct write not yet imported, in milliseconds (0 when caught up).', (i) => i.lagMs, 'syncline'),
 ];
 

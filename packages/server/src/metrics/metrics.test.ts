@@ -3,8 +3,12 @@ import { createLogger } from '../base/logger.ts';
 import { parseServerConfig } from '../config/load.ts';
 import { DbStats } from '../db/db-stats.ts';
 import { startServer } from '../server.ts';
+import { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { DATABASE_STATS, metricName } from './definitions.ts';
 import { expvarJson } from './expvar.ts';
+import { checkReadiness } from './readiness.ts';
+import { requestLabels, routeMatched } from './registry.ts';
 import type { DatabaseSnapshot, ServerSnapshot } from './snapshot.ts';
 
 function dbSnapshot(name: string, withImport: boolean): DatabaseSnapshot {
@@ -17,13 +21,21 @@ function dbSnapshot(name: string, withImport: boolean): DatabaseSnapshot {
   stats.authTimeNs = 5000;
   stats.startPull(true, true); // still running
   stats.startPull(false, false)(); // ended
+  stats.syncFunctionRan(process.hrtime.bigint(), undefined);
+  stats.syncFunctionRan(process.hrtime.bigint(), 403);
+  stats.syncFunctionRan(process.hrtime.bigint(), 500);
+  const closed = stats.blipConnected();
+  stats.blipConnected(); // still open
+  closed();
+  closed(); // counted once
   return {
     name,
     stats,
-    import: withImport ? { imported: 3, filtered: 1, failed: 2, casCancelled: 1, processingMs: 1.5, mutationsRead: 10, lagMs: 0 } : null,
+    import: withImport ? { imported: 3, filtered: 1, failed: 2, casCancelled: 1, processingMs: 1.5, mutationsRead: 10, lagMs: 2500, partitionsHeld: 4 } : null,
     lastSequence: 12,
     highSeqFeed: 12,
     docCount: 5,
+    changesWaiters: 3,
   };
 }
 
@@ -52,6 +64,16 @@ describe('expvar', () => {
       num_pull_repl_since_zero: 1,
     });
     expect(db.shared_bucket_import).toMatchObject({ import_count: 3, import_error_count: 2, import_cancel_cas: 1, import_processing_time: 1_500_000 });
+    expect(db.shared_bucket_import).toMatchObject({ import_lag_seconds: 2.5, import_lag_ms: 2500, import_partitions_held: 4 });
+    expect(db.database).toMatchObject({
+      sync_function_count: 3,
+      sync_function_exception_count: 1,
+      sync_function_reject_count: 1,
+      blip_connections_active: 1,
+      blip_connections_total: 2,
+      changes_feed_waiters: 3,
+    });
+    expect(db.database!.sync_function_time).toBeGreaterThanOrEqual(0);
     expect(json.syncgateway.per_db.noimport!.shared_bucket_import).toBeUndefined();
     for (const section of Object.values(db)) for (const value of Object.values(section)) expect(Number.isFinite(value)).toBe(true);
   });
@@ -70,6 +92,14 @@ describe('expvar', () => {
         'sgw_shared_bucket_import_import_error_count',
         'sgw_shared_bucket_import_import_cancel_cas',
         'sgw_shared_bucket_import_import_processing_time',
+        'sgw_database_sync_function_count',
+        'sgw_database_sync_function_time',
+        'sgw_database_sync_function_exception_count',
+        'sgw_database_sync_function_reject_count',
+        'syncline_database_blip_connections_active',
+        'syncline_database_changes_feed_waiters',
+        'syncline_shared_bucket_import_import_lag_seconds',
+        'syncline_shared_bucket_import_import_partitions_held',
       ]),
     );
   });
@@ -95,5 +125,50 @@ describe('server metrics', () => {
       expect(body).toContain('# TYPE process_cpu_seconds_total counter');
       expect(body.match(/^# TYPE sgw_up /gm)).toHaveLength(1);
     }
+  });
+});
+
+describe('request labels', () => {
+  const req = (method: string, url: string) => Object.assign(new IncomingMessage(new Socket()), { method, url });
+
+  it('name routes by template, never by raw path, so that label values stay few', () => {
+    const doc = req('PUT', '/db/some-doc?new_edits=false');
+    routeMatched(doc, '{doc}');
+    expect(requestLabels(doc)).toEqual({ method: 'PUT', route: '/{db}/{doc}' });
+    expect(requestLabels(req('GET', '/'))).toEqual({ method: 'GET', route: '/' });
+    expect(requestLabels(req('GET', '/_all_dbs'))).toEqual({ method: 'GET', route: '/_all_dbs' });
+    expect(requestLabels(req('GET', '/_ready?x=1'))).toEqual({ method: 'GET', route: '/_ready' });
+    expect(requestLabels(req('PUT', '/newdb/'))).toEqual({ method: 'PUT', route: '/{db}/' });
+    expect(requestLabels(req('GET', '/db/_blipsync'))).toEqual({ method: 'GET', route: '/{db}/_blipsync' });
+    for (const url of ['/_nothing', '/db/_nothing/more/segments', '/a/b/c']) expect(requestLabels(req('GET', url)).route).toBe('unmatched');
+    expect(requestLabels(req('PROPFIND', '/')).method).toBe('other');
+  });
+});
+
+describe('readiness', () => {
+  it('fails, naming the database, when its storage does not answer in time or fails; offline databases are not probed', async () => {
+    const config = parseServerConfig({
+      interface: '127.0.0.1:0',
+      adminInterface: '127.0.0.1:0',
+      metricsInterface: null,
+      databases: { db: { server: 'sqlite::memory:' }, other: { server: 'sqlite::memory:' } },
+    });
+    await using server = await startServer(config, { logger: createLogger({ level: 'silent' }) });
+    const { context } = server;
+    expect(await checkReadiness(context)).toEqual({ ready: true });
+    const bucket = context.database('db').bucket;
+    const original = bucket.lastSequence.bind(bucket);
+    try {
+      bucket.lastSequence = () => new Promise<number>(() => {});
+      expect(await checkReadiness(context, 50)).toEqual({ ready: false, reason: 'storage of database db unreachable: no answer within 50 ms' });
+      bucket.lastSequence = () => Promise.reject(new Error('connection refused'));
+      expect(await checkReadiness(context, 50)).toEqual({ ready: false, reason: 'storage of database db unreachable: connection refused' });
+      context.database('db').setState('Offline');
+      expect(await checkReadiness(context, 50)).toEqual({ ready: true });
+      context.database('db').setState('Online');
+    } finally {
+      bucket.lastSequence = original;
+    }
+    expect(await checkReadiness(context)).toEqual({ ready: true });
   });
 });

@@ -12,12 +12,14 @@ export interface ImportSnapshot {
   processingMs: number;
   mutationsRead: number;
   lagMs: number;
+  /** Partitions this node imports (holds the lease of). */
+  partitionsHeld: number;
 }
 
 /** What the metrics of one database are computed from, read at scrape time. */
 export interface DatabaseSnapshot {
   name: string;
-  stats: Readonly<Omit<DbStats, 'startPull'>>;
+  stats: Readonly<Omit<DbStats, 'startPull' | 'syncFunctionRan' | 'blipConnected'>>;
   /** Null when this node does not import (shared bucket access off, or import_docs false). */
   import: ImportSnapshot | null;
   /** Latest sequence allocated in storage. */
@@ -26,6 +28,8 @@ export interface DatabaseSnapshot {
   highSeqFeed: number;
   /** Live (not deleted) documents. */
   docCount: number;
+  /** Change feeds (longpoll, continuous, BLIP subChanges) waiting for a new sequence. */
+  changesWaiters: number;
 }
 
 export interface ServerSnapshot {
@@ -49,6 +53,7 @@ function importSnapshot(db: Database): ImportSnapshot | null {
     processingMs: s.processingMs,
     mutationsRead: s.mutationsRead,
     lagMs: s.lagMs(),
+    partitionsHeld: s.partitionsHeld,
   };
 }
 
@@ -57,7 +62,7 @@ async function databaseSnapshot(db: Database): Promise<DatabaseSnapshot | null> 
   if (db.closed) return null;
   try {
     const [lastSequence, docCount] = await Promise.all([db.bucket.lastSequence(), db.collection.countLive()]);
-    return { name: db.name, stats: { ...db.stats }, import: importSnapshot(db), lastSequence, highSeqFeed: db.notifier.latest, docCount };
+    return { name: db.name, stats: { ...db.stats }, import: importSnapshot(db), lastSequence, highSeqFeed: db.notifier.latest, docCount, changesWaiters: db.notifier.waiting };
   } catch (err) {
     if (db.closed) return null;
     throw err;

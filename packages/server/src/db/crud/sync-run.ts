@@ -46,7 +46,9 @@ export function runSync(
   oldDoc: Record<string, unknown> | null,
   user: SyncUser | null,
 ): SyncResult {
+  const started = process.hrtime.bigint();
   const result = ctx.syncFunction.run(doc, oldDoc, {}, user);
+  ctx.stats.syncFunctionRan(started, result.rejection?.status);
   if (result.warnings.length > 0) ctx.log.debug({ id: doc._id, rev: doc._rev, warnings: result.warnings }, 'sync function warnings');
   const rejection = result.rejection;
   if (rejection) {

@@ -42,6 +42,11 @@ export class ImportStats {
     return oldest === null ? 0 : Math.max(0, now - oldest);
   }
 
+  /** Partitions this node imports now (holds the lease of). */
+  get partitionsHeld(): number {
+    return this.partitions.size;
+  }
+
   /** The partition is imported from `position` on (its lease was taken and its checkpoint read). */
   startPartition(partition: number, position: number): void {
     this.partitions.set(partition, { position, oldestPendingAt: null });
