@@ -63,7 +63,7 @@ export class Puller {
 
   async start(): Promise<void> {
     const since = this.#sequences.since;
-    const properties: Record<string, string | number> = { batch: CHANGES_BATCH_SIZE, versioning: 'rev-trees' };
+    const properties: Record<string, string | number> = { batch: this.#ctx.batchSize ?? CHANGES_BATCH_SIZE, versioning: 'rev-trees' };
     if (since !== null && since !== undefined) properties.since = JSON.stringify(since);
     else properties.activeOnly = 'true';
     if (this.#ctx.continuous) properties.continuous = 'true';
@@ -161,7 +161,7 @@ export class Puller {
         const history = (rq.property('history') ?? '').split(',').filter((r) => r !== '');
         const deleted = isTrue(rq.property('deleted')) || body._deleted === true;
         const { _id: _i, _rev: _r, _deleted: _d, ...properties } = mayHoldBlobs ? stripLegacyAttachments(body) : body;
-        await insertPulledRevision(this.#ctx.store, { docId, revId, history, body: properties, deleted });
+        await insertPulledRevision(this.#ctx.store, { docId, revId, history, body: properties, deleted }, this.#ctx.conflictResolver);
         if (!rq.noReply) rq.respond();
         this.#ctx.documentEnded({ direction: 'pull', docId, revId, deleted });
       }

@@ -2,6 +2,7 @@ import { revGeneration, withLegacyAttachments, type IncomingRequest } from '@syn
 import { blobRefs, proveAttachment, withAttachmentStubs } from '../blobs.ts';
 import type { JsonObject, LocalChange } from '../store/local-store.ts';
 import { MAX_HISTORY, CHANGES_BATCH_SIZE } from './puller.ts';
+import { ReplicationError } from './errors.ts';
 import { errorMessage, errorStatus, type WorkerContext } from './worker-context.ts';
 
 interface Proposal {
@@ -65,7 +66,7 @@ export class Pusher {
     }
     try {
       while (!this.#stopped) {
-        const changes = await this.#ctx.store.changesSince(this.#since, CHANGES_BATCH_SIZE);
+        const changes = await this.#ctx.store.changesSince(this.#since, this.#ctx.batchSize ?? CHANGES_BATCH_SIZE);
         if (changes.length === 0) {
           this.#caughtUp = true;
           this.#ctx.activityChanged();
@@ -105,7 +106,11 @@ export class Pusher {
     if (proposals.length === 0) return;
     const body = JSON.stringify(proposals.map((p) => [p.change.docId, p.change.revId, p.parent ?? '', Buffer.byteLength(JSON.stringify(p.body))]));
     const reply = await this.#ctx.connection.sendRequest({ profile: 'proposeChanges', body, compressed: true });
-    if (reply.error) throw Object.assign(new Error(`proposeChanges failed: ${reply.error.code} ${reply.error.message}`), { status: reply.error.code });
+    if (reply.error) {
+      // A refusal of the whole push (401/403/404, e.g. a server that allows clients to pull only) is permanent.
+      const code = reply.error.code;
+      throw new ReplicationError(code, `proposeChanges failed: ${code} ${reply.error.message}`, { permanent: code >= 400 && code < 500 && code !== 408 && code !== 409 && code !== 429 });
+    }
     const parsed: unknown = reply.body.length === 0 ? [] : reply.bodyJSON();
     const statuses = Array.isArray(parsed) ? parsed : [];
     await Promise.all(

@@ -5,6 +5,7 @@ import { cbMobileVersion } from '../transport/connector.ts';
 import { blipSyncUrl, webSocketConnector, type BasicAuth } from '../transport/websocket-connector.ts';
 import { checkpointId } from './checkpoint-id.ts';
 import { Checkpointer } from './checkpointer.ts';
+import type { ConflictResolver } from './conflict-resolver.ts';
 import { ReplicationError } from './errors.ts';
 import { Puller } from './puller.ts';
 import { Pusher } from './pusher.ts';
@@ -35,6 +36,11 @@ export interface ReplicatorOptions {
   /** A Sync Gateway session cookie value. */
   sessionCookie?: string;
   headers?: Record<string, string>;
+  /**
+   * `wss://` only: the server's certificate, as PEM text or SHA-256 fingerprint; exactly that certificate is
+   * accepted (even self-signed), any other stops the replicator with a permanent error (see webSocketConnector).
+   */
+  pinnedCert?: string;
   retry?: RetryOptions;
   /** Replaces the WebSocket transport (tests use an in-memory peer). */
   connector?: Connector;
@@ -43,6 +49,10 @@ export interface ReplicatorOptions {
    * saves periodically, so that an interrupted replication resumes near where it stopped). Default 5 s.
    */
   checkpointSaveDelayMs?: number;
+  /** Resolves conflicts found while pulling; default: Couchbase Lite's rules (a deletion wins, else the longer history). */
+  conflictResolver?: ConflictResolver;
+  /** Changes per batch, both ways (default 200, LiteCore's). */
+  batchSize?: number;
 }
 
 export interface ReplicatorStatus {
@@ -82,7 +92,7 @@ export class Replicator implements AsyncDisposable {
     this.#options = options;
     const remoteUrl = blipSyncUrl(options.url);
     this.#connector =
-      options.connector ?? webSocketConnector({ url: remoteUrl, auth: options.auth, sessionCookie: options.sessionCookie, headers: options.headers });
+      options.connector ?? webSocketConnector({ url: remoteUrl, auth: options.auth, sessionCookie: options.sessionCookie, headers: options.headers, pinnedCert: options.pinnedCert });
     this.#checkpointer = new Checkpointer(
       options.db,
       checkpointId({ localUuid: options.db.uuid, remoteUrl, channels: options.channels, docIds: options.docIds }),
@@ -202,6 +212,8 @@ export class Replicator implements AsyncDisposable {
       continuous: this.#options.continuous ?? false,
       channels: this.#options.channels,
       docIds: this.#options.docIds,
+      conflictResolver: this.#options.conflictResolver,
+      batchSize: this.#options.batchSize,
       documentEnded: (event) => {
         if (generation === this.#generation) this.#documentEnded(event);
       },

@@ -1,6 +1,7 @@
 import type { BlipConnection } from '@syncline/protocol';
 import type { LocalStore } from '../store/local-store.ts';
 import type { Checkpointer } from './checkpointer.ts';
+import type { ConflictResolver } from './conflict-resolver.ts';
 
 /** The end of one document's replication: done, purged, or failed with an HTTP-like status. */
 export interface DocumentEvent {
@@ -23,6 +24,10 @@ export interface WorkerContext {
   continuous: boolean;
   channels: readonly string[] | undefined;
   docIds: readonly string[] | undefined;
+  /** Resolves pulled conflicts; undefined: Couchbase Lite's default rules. */
+  conflictResolver?: ConflictResolver | undefined;
+  /** Changes per batch (subChanges `batch`, local changes per proposeChanges); default CHANGES_BATCH_SIZE. */
+  batchSize?: number | undefined;
   documentEnded(event: DocumentEvent): void;
   /** Tells the replicator that activity changed, so it can save a checkpoint or go idle. */
   activityChanged(): void;

@@ -32,6 +32,11 @@ export interface AuthStoreOptions {
 export interface PutOptions {
   /** POST semantics: refuse (409) when the user or role already exists. */
   createOnly?: boolean;
+  /**
+   * Sets this already-made `scrypt$...` hash as the password (edge mode's users file); the body's `password`
+   * is then ignored. A different hash than the stored one counts as a password change (ends sessions).
+   */
+  passwordHash?: string;
 }
 
 export interface PutResult {
@@ -106,7 +111,10 @@ export class AuthStore {
 
       let hash = base.password_hash;
       let passwordChanged = false;
-      if (update.password === undefined) {
+      if (opts.passwordHash !== undefined) {
+        passwordChanged = hash !== opts.passwordHash;
+        hash = opts.passwordHash;
+      } else if (update.password === undefined) {
         if (!existing && !this.#allowEmptyPassword) throw badRequest('Error creating user: Empty passwords are not allowed');
       } else if (update.password === '') {
         if (!this.#allowEmptyPassword) throw badRequest('Empty passwords are not allowed');

@@ -70,6 +70,11 @@ function parseHash(encoded: string): ParsedHash | null {
   return { params, salt: saltBuf, key: keyBuf };
 }
 
+/** True for a well-formed `scrypt$...` hash as hashPassword makes (users files carry these). */
+export function isPasswordHash(encoded: string): boolean {
+  return parseHash(encoded) !== null;
+}
+
 /** True when the hash was made with exactly these parameters (false for malformed hashes). */
 export function hashUsesParams(encoded: string, params: ScryptParams): boolean {
   const parsed = parseHash(encoded);

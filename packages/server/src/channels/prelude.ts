@@ -13,7 +13,7 @@
  * the context (after running out of memory, the sandbox's globals may hold the garbage that caused it).
  * Output of the filter entry: {ok: boolean} or {err: string, reset?: 1}.
  */
-export type PreludeMode = 'sync' | 'filter';
+export type PreludeMode = 'sync' | 'filter' | 'resolver';
 
 const COMMON = String.raw`
   var parse = JSON.parse, stringify = JSON.stringify, isArray = Array.isArray;
@@ -180,12 +180,28 @@ const FILTER = String.raw`
   }
 `;
 
+// Conflict resolvers (server-to-server replication): {ok: <returned value, null for undefined>} or {err, reset?}.
+const RESOLVER = String.raw`
+  function install(fn) {
+    return function run(json) {
+      try {
+        var r = fn(parse(json));
+        return stringify({ ok: r === undefined ? null : r });
+      } catch (e) {
+        var out = { err: describe(e) };
+        if (isOutOfMemory(e)) out.reset = 1;
+        return stringify(out);
+      }
+    };
+  }
+`;
+
 /** The prelude's source; evaluating it yields `install(fn)`. Must run after underscore, which needs `Function`. */
 export function preludeSource(mode: PreludeMode): string {
   return `(function (global) {
   'use strict';
 ${COMMON}
-${mode === 'sync' ? SYNC : FILTER}
+${mode === 'sync' ? SYNC : mode === 'filter' ? FILTER : RESOLVER}
   lockDown();
   return install;
 })(globalThis)`;

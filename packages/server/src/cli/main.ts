@@ -4,6 +4,7 @@ import { isValidScryptParams } from '../auth/password.ts';
 import { ConfigError, loadConfigFile, parseServerConfig } from '../config/load.ts';
 import { DEFAULT_CONFIG_INPUT } from '../config/schema.ts';
 import { startServer } from '../server.ts';
+import { addEdgeCommands } from './edge-commands.ts';
 import { VERSION } from '../server-context.ts';
 
 /**
@@ -76,10 +77,11 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('serve')
     .description('start the public and admin REST APIs for the configured databases')
-    .option('-c, --config <file>', 'JSON configuration file (default: database "db" on sqlite:./data/db.sqlite)', (v) => {
+    .option('-c, --config <file>', 'JSON or JSON5 configuration file (default: database "db" on sqlite:./data/db.sqlite)', (v) => {
       if (!v) throw new InvalidArgumentError('a file name is required');
       return v;
     })
     .action(serve);
+  addEdgeCommands(program, () => testAuthOptions()?.scrypt);
   await program.parseAsync(argv);
 }

@@ -1,6 +1,10 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { dirname, extname, resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
+import JSON5 from 'json5';
 import type { TSchema, Static } from '@sinclair/typebox';
+import { readUsersFile } from '../edge/users-file.ts';
 import { DatabaseConfigSchema, ServerConfigSchema, type DatabaseConfig, type ServerConfig } from './schema.ts';
 
 /** A configuration problem, naming the offending field by its JSON path. */
@@ -43,7 +47,15 @@ export function validate<S extends TSchema>(schema: S, input: unknown, prefix = 
   return withDefaults as Static<S>;
 }
 
-export function parseServerConfig(input: unknown): ServerConfig {
+export interface ParseOptions {
+  /**
+   * Directory that edge-mode file paths (a database's `path`, `users`, `https.*`) are relative to: the config
+   * file's directory. Unset: they stay as written (relative to the working directory).
+   */
+  baseDir?: string | undefined;
+}
+
+export function parseServerConfig(input: unknown, opts: ParseOptions = {}): ServerConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError('', 'configuration must be a JSON object');
   }
@@ -52,10 +64,13 @@ export function parseServerConfig(input: unknown): ServerConfig {
   if (raw.databases !== null && typeof raw.databases === 'object' && !Array.isArray(raw.databases)) {
     for (const [name, db] of Object.entries(raw.databases as Record<string, unknown>)) {
       checkDatabaseName(name, `databases.${name}`);
-      databases[name] = parseDatabaseConfig(name, db, `databases.${name}`);
+      databases[name] = parseDatabaseConfig(name, db, `databases.${name}`, opts);
     }
   }
   const config = validate(ServerConfigSchema, { ...raw, databases: {} });
+  const at = (file: string): string => (opts.baseDir === undefined ? file : resolve(opts.baseDir, file));
+  if (config.users !== undefined) config.users = at(config.users);
+  if (config.https) config.https = { tls_cert_path: at(config.https.tls_cert_path), tls_key_path: at(config.https.tls_key_path) };
   return deepFreeze({ ...config, databases });
 }
 
@@ -68,13 +83,49 @@ export function checkDatabaseName(name: string, path = name): void {
   }
 }
 
-export function parseDatabaseConfig(name: string, input: unknown, path = name): DatabaseConfig {
+export function parseDatabaseConfig(name: string, input: unknown, path = name, opts: ParseOptions = {}): DatabaseConfig {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError(path, 'database configuration must be a JSON object');
   }
   const config = validate(DatabaseConfigSchema, input, path);
+  if (config.path !== undefined) edgePath(config, path, opts);
   config.server ??= `sqlite:./data/${name}.sqlite`;
   return deepFreeze(config);
+}
+
+/**
+ * Edge mode's `path`: the SQLite file of the database, relative to the config file. It becomes
+ * `server: "sqlite:<path>"` (and `path` is dropped, so that the stored and shown configuration names the
+ * storage one way). As in Couchbase Edge Server, a missing file is an error unless `create` is true.
+ */
+function edgePath(config: DatabaseConfig, at: string, opts: ParseOptions): void {
+  const file = config.path!;
+  if (config.server !== undefined) throw new ConfigError(`${at}.path`, 'cannot be set together with "server" (both name the storage)');
+  const absolute = resolve(opts.baseDir ?? process.cwd(), file);
+  if (config.create !== true && !existsSync(absolute)) {
+    throw new ConfigError(`${at}.path`, `database file ${absolute} does not exist (set "create": true to create it)`);
+  }
+  config.server = `sqlite:${opts.baseDir === undefined ? file : absolute}`;
+  delete config.path;
+}
+
+/**
+ * The text of a config file as JSON, or else as JSON5 (comments, unquoted keys, trailing commas), which
+ * Couchbase Edge Server's config files use. A `.json5` file is read as JSON5 directly.
+ */
+export function parseConfigText(text: string, file: string): unknown {
+  if (extname(file).toLowerCase() !== '.json5') {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // not plain JSON: try JSON5 below, whose error message is reported
+    }
+  }
+  try {
+    return JSON5.parse(text);
+  } catch (err) {
+    throw new ConfigError('', `config file ${file} is not valid JSON or JSON5: ${(err as Error).message}`);
+  }
 }
 
 export async function loadConfigFile(file: string): Promise<ServerConfig> {
@@ -84,11 +135,8 @@ export async function loadConfigFile(file: string): Promise<ServerConfig> {
   } catch (err) {
     throw new ConfigError('', `cannot read config file ${file}: ${(err as Error).message}`);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError('', `config file ${file} is not valid JSON: ${(err as Error).message}`);
-  }
-  return parseServerConfig(json);
+  const config = parseServerConfig(parseConfigText(text, file), { baseDir: dirname(resolve(file)) });
+  // A users file that cannot be read, or that holds a plain-text password, stops the start here.
+  if (config.users !== undefined) await readUsersFile(config.users);
+  return config;
 }

@@ -17,21 +17,23 @@ export const ReplicationConfigSchema = Type.Object(
     direction: Type.Union([Type.Literal('push'), Type.Literal('pull'), Type.Literal('pushAndPull')], {
       description: 'Which way documents flow, seen from this database.',
     }),
-    continuous: Type.Boolean({ default: false, description: 'Keep running and replicate new changes as they happen.' }),
+    continuous: Type.Optional(Type.Boolean({ default: false, description: 'Keep running and replicate new changes as they happen.' })),
     filter: Type.Optional(Type.Literal('sync_gateway/bychannel', { description: 'Only documents in `query_params.channels`.' })),
     query_params: Type.Optional(
       Type.Object({ channels: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false, description: 'Filter parameters.' }),
     ),
-    purge_on_removal: Type.Boolean({ default: false, description: 'Purge local documents the remote user lost access to (pull).' }),
-    conflict_resolution_type: Type.Union([Type.Literal('default'), Type.Literal('localWins'), Type.Literal('remoteWins'), Type.Literal('custom')], {
-      default: 'default',
-      description: 'How conflicts are resolved: Couchbase Lite\'s default rules, the local or remote revision, or `custom_conflict_resolver`.',
-    }),
+    purge_on_removal: Type.Optional(Type.Boolean({ default: false, description: 'Purge local documents the remote user lost access to (pull).' })),
+    conflict_resolution_type: Type.Optional(
+      Type.Union([Type.Literal('default'), Type.Literal('localWins'), Type.Literal('remoteWins'), Type.Literal('custom')], {
+        default: 'default',
+        description: 'How conflicts are resolved: Couchbase Lite\'s default rules, the local or remote revision, or `custom_conflict_resolver`.',
+      }),
+    ),
     custom_conflict_resolver: Type.Optional(
       Type.String({ description: 'JavaScript `function (conflict) { return conflict.LocalDocument; }` (with `conflict_resolution_type: custom`).' }),
     ),
-    batch_size: Type.Integer({ default: 200, minimum: 1, maximum: 10_000, description: 'Revisions per batch.' }),
-    state: Type.Union([Type.Literal('running'), Type.Literal('stopped')], { default: 'running', description: 'Whether it runs.' }),
+    batch_size: Type.Optional(Type.Integer({ default: 200, minimum: 1, maximum: 10_000, description: 'Revisions per batch.' })),
+    state: Type.Optional(Type.Union([Type.Literal('running'), Type.Literal('stopped')], { default: 'running', description: 'Whether it runs.' })),
     pinned_cert: Type.Optional(
       Type.String({ description: 'For `wss://`/`https://` remotes with a self-signed certificate: its SHA-256 fingerprint (hex) or PEM.' }),
     ),
@@ -39,4 +41,8 @@ export const ReplicationConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type ReplicationConfig = Static<typeof ReplicationConfigSchema>;
+/** A definition as written (in the config file the defaults are applied later, by parseReplicationConfig). */
+export type ReplicationConfigInput = Static<typeof ReplicationConfigSchema>;
+
+/** A validated definition, defaults applied. */
+export type ReplicationConfig = ReplicationConfigInput & Required<Pick<ReplicationConfigInput, 'continuous' | 'purge_on_removal' | 'conflict_resolution_type' | 'batch_size' | 'state'>>;

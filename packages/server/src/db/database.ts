@@ -14,6 +14,7 @@ import { ImportWorker } from './import/import-worker.ts';
 import { BucketWakeups } from './bucket-wakeups.ts';
 import { ClusterMember, type ClusterOptions } from '../cluster/cluster-member.ts';
 import { importStatus, type ImportStatus } from '../cluster/import-status.ts';
+import { ReplicationManager } from '../replication/s2s/manager.ts';
 
 /** Cluster timings (tests shorten them) and the polling backstop of cross-node wake-ups. */
 export interface DatabaseClusterOptions extends ClusterOptions {
@@ -81,6 +82,8 @@ export class Database implements DbContext, AsyncDisposable {
   readonly compactions: Compactions = new Compactions(this);
   readonly stats = new DbStats();
   readonly importLog: Logger;
+  /** Server-to-server replications (config-declared and REST-defined), started once the database is open. */
+  readonly replications: ReplicationManager;
   readonly #startTime = Date.now() * 1000;
   #state: DatabaseState = 'Online';
   #closed = false;
@@ -102,6 +105,7 @@ export class Database implements DbContext, AsyncDisposable {
     this.importLog = keyed(logger, 'Import', { db: name });
     this.syncFunction = scripts.syncFunction;
     this.importFilter = scripts.importFilter;
+    this.replications = new ReplicationManager(this, logger);
     this.sharedAccess = config.enable_shared_bucket_access;
     this.auth = new AuthStore(bucket, logger, {
       allowEmptyPassword: config.allow_empty_password,
@@ -136,6 +140,7 @@ export class Database implements DbContext, AsyncDisposable {
       db.notifier.announce(await bucket.lastSequence());
       await db.#startCluster(clusterOptions);
       db.compactions.start();
+      db.replications.start();
       return db;
     } catch (err) {
       scripts.syncFunction.dispose();
@@ -243,6 +248,7 @@ export class Database implements DbContext, AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#state = 'Offline';
+    await this.replications.stop();
     await this.#wakeups?.stop();
     await this.#importer?.stop();
     // After the importer: its leases are released once no batch is in flight.
@@ -261,6 +267,7 @@ export class Database implements DbContext, AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#state = 'Offline';
+    await this.replications.stop();
     await this.#cluster?.halt();
     await this.#wakeups?.stop();
     await this.#importer?.stop();

@@ -13,7 +13,9 @@ import {
   UNSUPPORTED_SUBPROTOCOL_MESSAGE,
   type CBMobileVersion,
 } from '../replication/blip/index.ts';
+import { checkBlipClientSync } from '../edge/client-sync.ts';
 import type { ServerContext } from '../server-context.ts';
+import { BLIPSYNC_REQUEST } from '../metrics/registry.ts';
 import { authenticateRequest } from './authenticate.ts';
 import { Query } from './query.ts';
 import { errorReply } from './response.ts';
@@ -111,6 +113,8 @@ export function blipUpgrades(context: ServerContext, logger: Logger): BlipUpgrad
       finish(socket, reply.status, JSON.stringify('json' in reply ? reply.json : {}), 'application/json', started, headers);
       return;
     }
+    // Edge mode: enable_client_sync false refuses client replication altogether.
+    checkBlipClientSync(db.config.enable_client_sync);
     const chosen = negotiateSubprotocol(offeredSubprotocols(req.headers['sec-websocket-protocol']));
     if (!chosen) {
       finish(socket, 400, UNSUPPORTED_SUBPROTOCOL_MESSAGE, 'text/plain; charset=utf-8', started);
@@ -121,7 +125,7 @@ export function blipUpgrades(context: ServerContext, logger: Logger): BlipUpgrad
     if (socket.destroyed) return;
     if (closing) throw unavailable('Server is shutting down');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      context.metrics.observeRequest('public', 101, (performance.now() - started) / 1000);
+      context.metrics.observeRequest('public', 101, (performance.now() - started) / 1000, req);
       if (closing) {
         ws.close(1001, 'server shutting down');
         return;
@@ -131,7 +135,7 @@ export function blipUpgrades(context: ServerContext, logger: Logger): BlipUpgrad
   }
 
   function finish(socket: Duplex, status: number, body: string, contentType: string, started: number, headers: Record<string, string | string[]> = {}): void {
-    context.metrics.observeRequest('public', status, (performance.now() - started) / 1000);
+    context.metrics.observeRequest('public', status, (performance.now() - started) / 1000, BLIPSYNC_REQUEST);
     refuse(socket, status, body, contentType, headers);
   }
 
@@ -186,6 +190,7 @@ export function blipUpgrades(context: ServerContext, logger: Logger): BlipUpgrad
       version,
       log: sessionLog,
       compressionLevel: context.config.replicator.blip_compression,
+      clientSync: db.config.enable_client_sync,
       transport: {
         beginBurst: () => socket.cork(),
         endBurst: () => socket.uncork(),
@@ -221,6 +226,7 @@ export function blipUpgrades(context: ServerContext, logger: Logger): BlipUpgrad
     live.set(ws, beat);
     pingTimer ??= setInterval(heartbeat, pingMs).unref();
     session.onClose(() => sessions.delete(session));
+    session.onClose(db.stats.blipConnected());
     sessionLog.info('replication connection opened');
     ws.on('pong', () => {
       beat.ponged = true;

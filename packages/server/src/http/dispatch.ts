@@ -3,12 +3,16 @@ import { badRequest, forbidden, methodNotAllowed, notFound, unavailable } from '
 import type { Logger } from '../base/logger.ts';
 import type { ServerContext } from '../server-context.ts';
 import { validateDocId } from '../db/crud/incoming.ts';
+import { checkRestClientSync } from '../edge/client-sync.ts';
 import { authenticateRequest } from './authenticate.ts';
 import { applyCors } from './cors.ts';
 import { allDbs, serverInfo } from './handlers/server.ts';
 import { createDatabase } from './handlers/database.ts';
 import { expvarHandler, metricsHandler } from './handlers/metrics.ts';
+import { routeMatched } from '../metrics/registry.ts';
+import { readyHandler } from './metrics-api.ts';
 import { clusterHandler } from './handlers/cluster.ts';
+import { postServerReplicate } from './handlers/replication.ts';
 import { Query } from './query.ts';
 import { errorReply, sendReply } from './response.ts';
 import type { Method, Reply, RequestContext } from './route-types.ts';
@@ -46,13 +50,17 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db' | 'use
     if (!base.admin) throw forbidden('Admin API only');
     return allDbs(ctx);
   }
-  if (base.admin && segments.length === 1 && (first === '_expvar' || first === '_metrics')) {
+  if (base.admin && segments.length === 1 && (first === '_expvar' || first === '_metrics' || first === '_ready')) {
     if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
-    return first === '_expvar' ? expvarHandler(ctx) : metricsHandler(ctx);
+    return first === '_expvar' ? expvarHandler(ctx) : first === '_ready' ? readyHandler(ctx) : metricsHandler(ctx);
   }
   if (base.admin && segments.length === 1 && first === '_cluster') {
     if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
     return clusterHandler(ctx);
+  }
+  if (base.admin && segments.length === 1 && first === '_replicate') {
+    if (method !== 'POST') throw methodNotAllowed();
+    return postServerReplicate(ctx);
   }
   if (first.startsWith('_')) throw notFound('unknown URL');
   ctx.params.db = first;
@@ -67,12 +75,15 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db' | 'use
     throw notFound(rest[0]?.startsWith('_') ? 'unknown URL' : 'missing');
   }
   const found = match.candidates.find((r) => r.method === (method as Method));
+  routeMatched(base.req, (found ?? match.candidates[0]!).path);
   if (!found) throw methodNotAllowed();
   if (found.adminOnly && !base.admin) throw forbidden('Admin API only');
   // Admin endpoints (config, delete) still work on an offline database, so that it can be brought back.
   if (db.state !== 'Online' && !found.adminOnly) throw unavailable(`Database "${first}" is offline`);
   const dbCtx = { ...ctx, db, params: { ...ctx.params, ...match.params } };
   if (!base.admin) dbCtx.user = await authenticateRequest(dbCtx, found.auth ?? 'required');
+  // Edge mode: enable_client_sync limits which way public-API clients may sync (edge/client-sync.ts).
+  if (!base.admin) checkRestClientSync(db.config.enable_client_sync, found.method, found.path);
   return found.handler(dbCtx);
 }
 
@@ -83,7 +94,7 @@ export async function dispatch(server: ServerContext, admin: boolean, log: Logge
   const started = performance.now();
   const id = ++requestCounter;
   // Streamed responses (change feeds) are counted but not timed: they last as long as the client listens.
-  const counted = (timed: boolean) => server.metrics.observeRequest(admin ? 'admin' : 'public', res.statusCode, timed ? (performance.now() - started) / 1000 : undefined);
+  const counted = (timed: boolean) => server.metrics.observeRequest(admin ? 'admin' : 'public', res.statusCode, timed ? (performance.now() - started) / 1000 : undefined, req);
   const abort = new AbortController();
   // Only a client that goes away mid-response needs the signal (building the abort reason is not free).
   res.on('close', () => {

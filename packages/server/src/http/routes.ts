@@ -10,6 +10,7 @@ import * as session from './handlers/session.ts';
 import * as resync from './handlers/resync.ts';
 import * as diagnostics from './handlers/diagnostics.ts';
 import * as cluster from './handlers/cluster.ts';
+import * as replication from './handlers/replication.ts';
 
 /**
  * Every route under /{db}/, in one table. Paths are the segments after the database name: `{doc}` is one
@@ -34,6 +35,14 @@ export const DATABASE_ROUTES: readonly Route[] = [
   { method: 'GET', path: '_import_filter', adminOnly: true, handler: diagnostics.importFilterDryRunHandler },
   { method: 'POST', path: '_import_filter', adminOnly: true, handler: diagnostics.importFilterDryRunHandler },
   { method: 'GET', path: '_import/status', adminOnly: true, handler: cluster.importStatusHandler },
+  { method: 'GET', path: '_replication', adminOnly: true, handler: replication.listReplications },
+  { method: 'GET', path: '_replication/{id}', adminOnly: true, handler: replication.getReplication },
+  { method: 'PUT', path: '_replication/{id}', adminOnly: true, handler: replication.putReplication },
+  { method: 'DELETE', path: '_replication/{id}', adminOnly: true, handler: replication.deleteReplication },
+  { method: 'GET', path: '_replicationStatus', adminOnly: true, handler: replication.listReplicationStatus },
+  { method: 'GET', path: '_replicationStatus/{id}', adminOnly: true, handler: replication.getReplicationStatus },
+  { method: 'PUT', path: '_replicationStatus/{id}', adminOnly: true, handler: replication.putReplicationStatus },
+  { method: 'POST', path: '_replicate', adminOnly: true, handler: replication.postDbReplicate },
   { method: 'POST', path: '_ensure_full_commit', handler: database.ensureFullCommit },
   { method: 'GET', path: '_all_docs', handler: bulk.allDocsHandler },
   { method: 'POST', path: '_all_docs', handler: bulk.allDocsHandler },

@@ -2,6 +2,7 @@ import { BlipConnection, type BlipCloseEvent, type IncomingMessage, type Incomin
 import { conflict, isSynclineError, unavailable } from '../../base/errors.ts';
 import type { Logger } from '../../base/logger.ts';
 import type { Database } from '../../db/database.ts';
+import { blipProfileAccess, clientSyncRefusal, type ClientSyncSetting } from '../../edge/client-sync.ts';
 import { AllowedAttachments, handleGetAttachment } from './attachments.ts';
 import { handleGetCheckpoint, handleSetCheckpoint } from './checkpoints.ts';
 import { parseSubChanges } from './messages.ts';
@@ -60,6 +61,8 @@ export interface BlipSessionOptions {
   limits?: BlipSessionLimits;
   /** zlib level of compressed frames, 1-9; 0 sends every frame uncompressed (config `replicator.blip_compression`). Default 1. */
   compressionLevel?: number;
+  /** Edge mode's `enable_client_sync` of a client connection: refuses the pull or push profiles it does not allow (403). */
+  clientSync?: ClientSyncSetting;
 }
 
 /** WebSocket close code asking the client to come back later (the database went offline or away). */
@@ -180,6 +183,14 @@ export class BlipSyncSession {
       this.#log.info({ profile }, 'unknown BLIP profile');
       rq.respondWithError({ code: 404, message: 'No handler for BLIP request' });
       return;
+    }
+    if (this.#opts.clientSync !== undefined) {
+      const refused = clientSyncRefusal(this.#opts.clientSync, blipProfileAccess(profile));
+      if (refused !== undefined) {
+        this.#log.info({ profile }, 'BLIP request refused by enable_client_sync');
+        rq.respondWithError({ domain: 'HTTP', code: 403, message: refused });
+        return;
+      }
     }
     const bytes = rq.body.length;
     this.#activeHandlers++;
