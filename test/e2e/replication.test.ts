@@ -299,6 +299,12 @@ describe('config-declared replications', () => {
     try {
       await eventually(async () => (await status(c, 'boot')).status === 'running', 30_000);
       await eventually(async () => (await getDoc(c, 'for-boot')).status === 200);
+      // Its counters are in the metrics of the node that runs it.
+      const metrics = await eventually(async () => {
+        const text = (await request('GET', `${c.metricsUrl}/_metrics`)).body as string;
+        return /syncline_replication_sgr_num_docs_pulled\{database="db",replication="boot"\} [1-9]/.test(text) ? text : undefined;
+      });
+      expect(metrics).toContain('syncline_replication_sgr_active{database="db",replication="boot"} 1');
       const listed = await request('GET', `${c.adminUrl}/db/_replication/boot`);
       expect(listed.body.direction).toBe('pull');
       expect((await request('DELETE', `${c.adminUrl}/db/_replication/boot`)).status).toBe(400);

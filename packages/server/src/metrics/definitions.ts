@@ -1,4 +1,4 @@
-import type { DatabaseSnapshot, ServerSnapshot } from './snapshot.ts';
+import type { DatabaseSnapshot, ReplicationSnapshot, ServerSnapshot } from './snapshot.ts';
 
 /**
  * The statistics Syncline publishes, one table for both outputs: `/_expvar` nests each value as
@@ -75,6 +75,28 @@ export const DATABASE_STATS: readonly DbStat[] = [
   imports('import_lag_seconds', 'gauge', 'Age of the oldest direct write not yet imported, in seconds (0 when caught up).', (i) => i.lagMs / 1000, 'syncline'),
   imports('import_partitions_held', 'gauge', 'Import partitions this node holds the lease of (imports).', (i) => i.partitionsHeld, 'syncline'),
   imports('import_lag_ms', 'gauge', 'Age of the oldest direct write not yet imported, in milliseconds (0 when caught up).', (i) => i.lagMs, 'syncline'),
+];
+
+type ReplicationStat = StatDefinition<ReplicationSnapshot>;
+
+const replication = (key: string, type: ReplicationStat['type'], help: string, value: ReplicationStat['value'], namespace: ReplicationStat['namespace'] = 'sgw'): ReplicationStat => ({
+  namespace,
+  subsystem: 'replication',
+  key,
+  type,
+  help,
+  value,
+});
+
+/** Per server-to-server replication, on the node running it (labels `database` and `replication`). */
+export const REPLICATION_STATS: readonly ReplicationStat[] = [
+  replication('sgr_active', 'gauge', 'Whether the replication runs on this node (1: running, starting or reconnecting).', (r) => r.active, 'syncline'),
+  replication('sgr_num_docs_pushed', 'counter', 'Revisions pushed to the remote.', (r) => r.pushed),
+  replication('sgr_num_docs_pulled', 'counter', 'Revisions pulled from the remote.', (r) => r.pulled, 'syncline'),
+  replication('sgr_num_docs_failed', 'counter', 'Revisions that failed either way (refused by a sync function, missing...).', (r) => r.failed, 'syncline'),
+  replication('sgr_push_conflict_count', 'counter', 'Pushes the remote refused as conflicts.', (r) => r.conflicts, 'syncline'),
+  replication('sgr_num_docs_purged', 'counter', 'Local documents purged because the remote revoked or removed them.', (r) => r.purged, 'syncline'),
+  replication('sgr_conflict_resolved_count', 'counter', 'Conflicts resolved locally by the conflict policy.', (r) => r.resolved, 'syncline'),
 ];
 
 type GlobalStat = StatDefinition<ServerSnapshot>;

@@ -1,4 +1,4 @@
-import { DATABASE_STATS, GLOBAL_STATS, type StatDefinition } from './definitions.ts';
+import { DATABASE_STATS, GLOBAL_STATS, REPLICATION_STATS, type StatDefinition } from './definitions.ts';
 import type { ServerSnapshot } from './snapshot.ts';
 
 type Sections = Record<string, Record<string, number>>;
@@ -16,6 +16,8 @@ export interface Expvar {
   syncgateway: {
     global: Sections;
     per_db: Record<string, Sections>;
+    /** Server-to-server replications run by this node, by id (Sync Gateway's per_replication). */
+    per_replication: Record<string, Record<string, number>>;
   };
 }
 
@@ -25,6 +27,17 @@ export interface Expvar {
  */
 export function expvarJson(snapshot: ServerSnapshot): Expvar {
   const perDb: Record<string, Sections> = {};
-  for (const db of snapshot.databases) perDb[db.name] = sections(DATABASE_STATS, db);
-  return { syncgateway: { global: sections(GLOBAL_STATS, snapshot), per_db: perDb } };
+  const perReplication: Record<string, Record<string, number>> = {};
+  for (const db of snapshot.databases) {
+    perDb[db.name] = sections(DATABASE_STATS, db);
+    for (const replication of db.replications) {
+      const values: Record<string, number> = {};
+      for (const def of REPLICATION_STATS) {
+        const value = def.value(replication);
+        if (value !== undefined) values[def.key] = value;
+      }
+      perReplication[replication.id] = values;
+    }
+  }
+  return { syncgateway: { global: sections(GLOBAL_STATS, snapshot), per_db: perDb, per_replication: perReplication } };
 }

@@ -36,6 +36,7 @@ function dbSnapshot(name: string, withImport: boolean): DatabaseSnapshot {
     highSeqFeed: 12,
     docCount: 5,
     changesWaiters: 3,
+    replications: withImport ? [{ id: 'to-cloud', active: 1, pushed: 6, pulled: 2, failed: 1, conflicts: 1, purged: 0, resolved: 1 }] : [],
   };
 }
 
@@ -75,6 +76,9 @@ describe('expvar', () => {
     });
     expect(db.database!.sync_function_time).toBeGreaterThanOrEqual(0);
     expect(json.syncgateway.per_db.noimport!.shared_bucket_import).toBeUndefined();
+    expect(json.syncgateway.per_replication).toEqual({
+      'to-cloud': { sgr_active: 1, sgr_num_docs_pushed: 6, sgr_num_docs_pulled: 2, sgr_num_docs_failed: 1, sgr_push_conflict_count: 1, sgr_num_docs_purged: 0, sgr_conflict_resolved_count: 1 },
+    });
     for (const section of Object.values(db)) for (const value of Object.values(section)) expect(Number.isFinite(value)).toBe(true);
   });
 

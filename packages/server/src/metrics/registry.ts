@@ -1,7 +1,7 @@
 import { IncomingMessage } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ServerContext } from '../server-context.ts';
-import { DATABASE_STATS, GLOBAL_STATS, metricName, type StatName } from './definitions.ts';
+import { DATABASE_STATS, GLOBAL_STATS, REPLICATION_STATS, metricName, type StatName } from './definitions.ts';
 import { expvarJson, type Expvar } from './expvar.ts';
 import { takeSnapshot, type ServerSnapshot } from './snapshot.ts';
 
@@ -99,6 +99,11 @@ export class ServerMetrics {
     for (const def of GLOBAL_STATS) this.#register(def, [], (snapshot) => [[{}, def.value(snapshot)]]);
     for (const def of DATABASE_STATS) {
       this.#register(def, ['database'], (snapshot) => snapshot.databases.map((db) => [{ database: db.name }, def.value(db)]));
+    }
+    for (const def of REPLICATION_STATS) {
+      this.#register(def, ['database', 'replication'], (snapshot) =>
+        snapshot.databases.flatMap((db) => db.replications.map((r): [Record<string, string>, number | undefined] => [{ database: db.name, replication: r.id }, def.value(r)])),
+      );
     }
   }
 

@@ -30,6 +30,37 @@ export interface DatabaseSnapshot {
   docCount: number;
   /** Change feeds (longpoll, continuous, BLIP subChanges) waiting for a new sequence. */
   changesWaiters: number;
+  /** Server-to-server replications this node runs. */
+  replications: ReplicationSnapshot[];
+}
+
+/** A replication's counters, from its status on the node that runs it. */
+export interface ReplicationSnapshot {
+  id: string;
+  /** 1 while running (or reconnecting), 0 otherwise. */
+  active: number;
+  pushed: number;
+  pulled: number;
+  failed: number;
+  conflicts: number;
+  purged: number;
+  resolved: number;
+}
+
+async function replicationSnapshots(db: Database): Promise<ReplicationSnapshot[]> {
+  const statuses = await db.replications.statuses();
+  return statuses
+    .filter((s) => s.node === db.serverUuid)
+    .map((s) => ({
+      id: s.replication_id,
+      active: s.status === 'running' || s.status === 'reconnecting' || s.status === 'starting' ? 1 : 0,
+      pushed: s.docs_written,
+      pulled: s.docs_read,
+      failed: s.doc_write_failures,
+      conflicts: s.doc_write_conflict,
+      purged: s.docs_purged,
+      resolved: s.conflicts_resolved,
+    }));
 }
 
 export interface ServerSnapshot {
@@ -61,8 +92,8 @@ async function databaseSnapshot(db: Database): Promise<DatabaseSnapshot | null> 
   // A database being reconfigured or removed has a closed bucket: it is left out of this scrape.
   if (db.closed) return null;
   try {
-    const [lastSequence, docCount] = await Promise.all([db.bucket.lastSequence(), db.collection.countLive()]);
-    return { name: db.name, stats: { ...db.stats }, import: importSnapshot(db), lastSequence, highSeqFeed: db.notifier.latest, docCount, changesWaiters: db.notifier.waiting };
+    const [lastSequence, docCount, replications] = await Promise.all([db.bucket.lastSequence(), db.collection.countLive(), replicationSnapshots(db)]);
+    return { name: db.name, stats: { ...db.stats }, import: importSnapshot(db), lastSequence, highSeqFeed: db.notifier.latest, docCount, changesWaiters: db.notifier.waiting, replications };
   } catch (err) {
     if (db.closed) return null;
     throw err;
