@@ -20,6 +20,7 @@ import { blipSection } from './workloads/blip.ts';
 import { bulkDocsWorkload } from './workloads/bulk-docs.ts';
 import { importSection } from './workloads/import.ts';
 import { postgresSection } from './workloads/postgres.ts';
+import { replicationSection } from './workloads/replication.ts';
 import type { Log, Measurement, SynclineSection, Workload } from './workloads/common.ts';
 import { pullReplicationWorkload } from './workloads/pull-replication.ts';
 import { pushReplicationWorkload } from './workloads/push-replication.ts';
@@ -156,7 +157,7 @@ async function main(): Promise<number> {
     pullReplicationWorkload(settings),
     pushReplicationWorkload(settings),
   ].filter((w) => settings.workloads.includes(w.id));
-  const sections = [accessControlSection(settings), importSection(settings), blipSection(settings), blipBlobsSection(settings), postgresSection(settings)].filter((s) => settings.workloads.includes(s.id));
+  const sections = [accessControlSection(settings), importSection(settings), blipSection(settings), blipBlobsSection(settings), postgresSection(settings), replicationSection(settings)].filter((s) => settings.workloads.includes(s.id));
   printHeader(settings, workloads, sections);
 
   const tmpRoot = mkdtempSync(path.join(os.tmpdir(), 'syncline-bench-'));

@@ -4,10 +4,10 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(BENCH_DIR, '..');
 
-export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import' | 'blip' | 'blobs' | 'postgres';
+export type WorkloadId = 'put' | 'bulk' | 'pull' | 'push' | 'access' | 'import' | 'blip' | 'blobs' | 'postgres' | 'replication';
 export type TargetId = 'syncline' | 'pouchdb' | 'sqlite';
 
-export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import', 'blip', 'blobs', 'postgres'];
+export const ALL_WORKLOADS: readonly WorkloadId[] = ['put', 'bulk', 'pull', 'push', 'access', 'import', 'blip', 'blobs', 'postgres', 'replication'];
 export const ALL_TARGETS: readonly TargetId[] = ['syncline', 'pouchdb', 'sqlite'];
 
 export const TARGET_LABELS: Record<TargetId, string> = {
@@ -22,7 +22,7 @@ export interface Settings {
   rounds: number;
   seed: number;
   batchSize: number;
-  counts: Record<Exclude<WorkloadId, 'access' | 'import' | 'blip' | 'blobs' | 'postgres'>, number>;
+  counts: Record<Exclude<WorkloadId, 'access' | 'import' | 'blip' | 'blobs' | 'postgres' | 'replication'>, number>;
   /** The Syncline-only access-control section (bench/workloads/access-control.ts). */
   access: AccessSettings;
   /** The Syncline-only import section (bench/workloads/import.ts). */
@@ -33,6 +33,8 @@ export interface Settings {
   blobs: BlobsSettings;
   /** The Syncline-only PostgreSQL / cluster section (bench/workloads/postgres.ts). */
   postgres: PostgresSettings;
+  /** The Syncline-only server-to-server replication section (bench/workloads/replication.ts). */
+  replication: ReplicationSettings;
   workloads: readonly WorkloadId[];
   targets: readonly TargetId[];
   /** Use an already-running server instead of spawning one. */
@@ -96,6 +98,19 @@ export interface PostgresSettings {
   poolSize: number;
 }
 
+export interface ReplicationSettings {
+  /** Docs written to node A, then replicated one-shot (push and pull), and written with `_bulk_docs` for the reference. */
+  docs: number;
+  /** Docs on both nodes before the partition; the partition's updates go to these. */
+  sharedDocs: number;
+  /** How long node B is cut off, seconds (60 x BENCH_SCALE, at least 5). */
+  partitionSeconds: number;
+  /** Steady write rate on each side during the partition, docs/s. */
+  writeRate: number;
+  /** One write in this many during the partition updates a shared doc; the others create new docs. */
+  updateEvery: number;
+}
+
 function positiveNumber(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -143,6 +158,7 @@ export function loadSettings(): Settings {
     blip: { docs: count(10_000), liveDocs: count(200) },
     blobs: { docs: count(200), blobBytes: 100 * 1024 },
     postgres: { bulkDocs: count(10_000), rawTransactionSize: 100, importDocs: count(20_000), transactionSize: 500, latencyRate: 200, latencyDocs: count(2_000), poolSize: 10 },
+    replication: { docs: count(10_000), sharedDocs: count(1_000), partitionSeconds: Math.max(5, Math.round(60 * scale)), writeRate: 50, updateEvery: 5 },
     workloads: pickList('BENCH_WORKLOADS', ALL_WORKLOADS),
     targets: pickList('BENCH_TARGETS', ALL_TARGETS),
     synclineUrl: url('BENCH_SYNCLINE_URL'),
