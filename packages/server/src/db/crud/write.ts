@@ -4,6 +4,7 @@ import { conflict, isSynclineError } from '../../base/errors.ts';
 import type { CommitResult } from '../../storage/bucket.ts';
 import type { DbContext } from '../context.ts';
 import { toCurrent } from './current.ts';
+import { groupCommit } from './group-commit.ts';
 import type { IncomingDoc } from './incoming.ts';
 import { prepareWrite, type Prepared, type WriteOptions } from './prepare.ts';
 
@@ -22,7 +23,7 @@ export async function writeDocument(ctx: DbContext, incoming: IncomingDoc, opts:
     if (prepared.kind === 'noop') return { id: incoming.id, rev: prepared.rev };
     let result: CommitResult;
     try {
-      result = await ctx.collection.commit(prepared.commit);
+      result = await groupCommit(ctx.collection, prepared.commit);
     } finally {
       ctx.blobPins.unpin(prepared.pins);
     }
