@@ -102,7 +102,7 @@ export class ReplicationRun {
       ...(channels ? { channels: [...channels] } : {}),
       ...(auth ? { auth } : {}),
       ...(config.pinned_cert !== undefined ? { pinnedCert: config.pinned_cert } : {}),
-      retry: { initialDelayMs: 1000, maxDelayMs: 30_000, ...(config.continuous ? {} : { maxAttempts: 3 }), ...opts.retry },
+      retry: { initialDelayMs: 1000, maxDelayMs: 10_000, ...(config.continuous ? {} : { maxAttempts: 3 }), ...opts.retry },
       checkpointSaveDelayMs: 1000,
       batchSize: config.batch_size,
       conflictResolver: (conflict) => this.#resolve(conflict),
