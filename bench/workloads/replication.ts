@@ -610,7 +610,7 @@ export function replicationSection(settings: Settings): SynclineSection {
       const last = rounds > 1 ? ' (last round)' : '';
       lines.push(
         `  partition${last}: A wrote ${int(d.writesA)}, B ${int(d.writesB)} (${int(d.newDocs)} new docs, ${int(d.updates)} updates; ${int(d.conflicting)} shared docs updated on both sides); ${int(d.totalDocs)} docs in the end`,
-        `  B restart to listening: ${sec(d.startupSeconds)} s; A's replication running again after ${d.reconnectSeconds === undefined ? 'n/a' : `${sec(d.reconnectSeconds)} s`} (its retry backoff, 1 s doubling to 30 s)`,
+        `  B restart to listening: ${sec(d.startupSeconds)} s; A's replication running again after ${d.reconnectSeconds === undefined ? 'n/a' : `${sec(d.reconnectSeconds)} s`} (its retry backoff, 1 s doubling to 10 s)`,
         `  A's status during the catch-up: docs_written ${int(d.pushed)}, docs_read ${int(d.pulled)}, conflicts_resolved ${int(d.conflictsResolved)}, doc_write_conflict ${int(d.writeConflicts)}`,
         `  initial continuous sync of the ${int(s.sharedDocs)} shared docs: ${sec(d.initialSyncSeconds)} s`,
         `  check: every doc on both sides with the same current revision (again after 1 s); ${d.sampleChecked} sampled docs with the same history, no live conflict, no extra revision: OK`,
