@@ -246,7 +246,8 @@ export class ReplicationManager {
     this.#running.delete(id);
     clearInterval(running.timer);
     const status = await running.run.stop();
-    await this.#putStatus(id, status).catch(() => undefined);
+    // A node that lost the lease must not overwrite the status record of the node that now holds it.
+    if (opts.release) await this.#putStatus(id, status).catch(() => undefined);
     if (opts.release && running.leaseVersion !== null) {
       await this.#db.bucket.deleteRecord(leaseKey(id), { expectedVersion: running.leaseVersion }).catch(() => false);
     }
