@@ -123,7 +123,11 @@ describe('PostgreSQL ordering rule', () => {
 
     // Everything committed is imported: each document's final state is what the gateway serves.
     const liveIds = [...expected].filter(([, e]) => e.n !== null).map(([id]) => id);
+    // Wait for the import to have handled every logged write (not just the inserts), so that the feed read
+    // below is not racing the last updates.
     await eventually(async () => {
+      const status = await request('GET', `${server.adminUrl}/db/_import/status`);
+      if (status.status !== 200 || status.body.pending !== 0) return false;
       const all = await request('GET', `${server.adminUrl}/db/_all_docs?limit=0`);
       return all.body.total_rows === liveIds.length + GATEWAY_DOCS;
     }, 60_000, 200);
