@@ -108,8 +108,18 @@ export async function readChangesBatch(ctx: DbContext, opts: ChangesOptions, use
       if (entry) results.push({ ...entry, seq: formatPosition(item.position) });
     }
     since = page.last;
-    if (page.items.length < want || results.length >= limit) return { results, last: since };
+    if (page.items.length < want || results.length >= limit) return { results: latestPerDocument(results), last: since };
   }
+}
+
+/**
+ * A batch is read page by page: a document updated between two page reads shows up in both. Only its latest
+ * entry is kept, so that a response lists each document once, as CouchDB's does.
+ */
+function latestPerDocument(results: ChangeEntry[]): ChangeEntry[] {
+  const lastIndex = new Map<string, number>();
+  results.forEach((entry, index) => lastIndex.set(entry.id, index));
+  return lastIndex.size === results.length ? results : results.filter((entry, index) => lastIndex.get(entry.id) === index);
 }
 
 /** A user holding `*` since before `since` (and having lost nothing since) reads exactly what the admin reads. */
@@ -138,7 +148,7 @@ async function readAdminBatch(ctx: DbContext, opts: ChangesOptions): Promise<Cha
   const limit = opts.limit ?? Infinity;
   for (;;) {
     const want = Math.min(PAGE, limit - results.length);
-    if (want <= 0) return { results, last: plain(lastSeq) };
+    if (want <= 0) return { results: latestPerDocument(results), last: plain(lastSeq) };
     const records = await ctx.collection.readChanges({
       since: lastSeq,
       limit: want,
@@ -159,6 +169,6 @@ async function readAdminBatch(ctx: DbContext, opts: ChangesOptions): Promise<Cha
         if (entry) results.push(entry);
       }
     }
-    if (records.length < want) return { results, last: plain(Math.max(lastSeq, committed)) };
+    if (records.length < want) return { results: latestPerDocument(results), last: plain(Math.max(lastSeq, committed)) };
   }
 }
