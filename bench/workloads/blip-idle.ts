@@ -2,7 +2,7 @@
  * Server memory per idle continuous BLIP connection: N low-level connections (a `ws` socket and a
  * BlipConnection each, in the benchmark process) open a continuous `subChanges` on a small database, take
  * every revision (compressed both ways, so the server has allocated its deflater and inflater), wait for
- * "caught up" and then stay idle past the server's compressor release; the server's resident set size and V8 heap in use (`process_resident_memory_bytes`,
+ * "caught up" and then stay idle past the server's zlib release; the server's resident set size and V8 heap in use (`process_resident_memory_bytes`,
  * `nodejs_heap_size_used_bytes` of its `/_metrics`) are read before opening them and once they are all idle,
  * and the difference is divided by N. The server cannot be made to collect garbage, so each reading is the
  * lowest of a few samples taken over a second.
@@ -17,7 +17,7 @@ const OPEN_BATCH = 50;
 const SAMPLES = 5;
 const SAMPLE_GAP_MS = 200;
 const CAUGHT_UP_TIMEOUT_MS = 20_000;
-/** Idle time before the reading: past the 5 s after which a connection frees its deflater. */
+/** Idle time before the reading: past the delay (0.5 s by default) after which a connection frees its deflater and inflater. */
 const IDLE_SETTLE_MS = 6_000;
 
 export interface IdleMemorySample {

@@ -3,6 +3,7 @@ import { constants as zc, crc32, createDeflateRaw, deflateRawSync, inflateRawSyn
 import type { ZlibOptions } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { DeflateRaw } from 'minizlib';
 import { InputCodec, MAX_COMPRESSED_FRAME_BYTES, OutputCodec, maxDeflatedSize } from './codec.ts';
 import { BlipError } from './errors.ts';
 import { decodeFrame } from './frame.ts';
@@ -128,6 +129,48 @@ describe('OutputCodec compression', () => {
     expect(codec.holdsDeflater).toBe(true);
     codec.release();
     expect(codec.holdsDeflater).toBe(false);
+  });
+
+  it('continues one stream across releases of an idle inflater, restarting from the kept 32 KiB', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(dataArb, fc.boolean(), fc.boolean()), { minLength: 1, maxLength: 12 }), (steps) => {
+        const output = new OutputCodec(6);
+        const input = new InputCodec();
+        let crc = 0;
+        for (const [data, releaseOut, releaseIn] of steps) {
+          const body = Buffer.from(decodeFrame(output.encode(1, COMPRESSED, data, true)).body);
+          crc = crc32(data, crc);
+          expect(Buffer.from(input.decode(body, true, crc, 1 << 20)).equals(Buffer.from(data))).toBe(true);
+          if (releaseOut) output.release();
+          if (releaseIn) input.release();
+        }
+      }),
+      { numRuns: 100 },
+    );
+    // A peer deflating with zlib's full 32 KiB window: matches reach back up to 30 KiB across a release.
+    const peerOptions: ZlibOptions = { level: 9, windowBits: 15, flush: zc.Z_SYNC_FLUSH };
+    const peer = new DeflateRaw(peerOptions);
+    const chunks: Buffer[] = [];
+    peer.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const frame = (data: Buffer): Buffer => {
+      chunks.length = 0;
+      peer.write(data);
+      const out = Buffer.concat(chunks);
+      return out.subarray(0, out.length - 4);
+    };
+    const a = randomBytes(30_000);
+    const b = Buffer.concat([a.subarray(0, 10_000), randomBytes(100), a.subarray(20_000)]);
+    const input = new InputCodec();
+    let crc = crc32(a);
+    expect(Buffer.from(input.decode(frame(a), true, crc, 1 << 20)).equals(a)).toBe(true);
+    expect(input.holdsInflater).toBe(true);
+    input.release();
+    expect(input.holdsInflater).toBe(false);
+    const body = frame(b);
+    expect(body.length).toBeLessThan(1_000);
+    crc = crc32(b, crc);
+    expect(Buffer.from(input.decode(body, true, crc, 1 << 20)).equals(b)).toBe(true);
+    peer.close();
   });
 
   it('writes an empty stored block header for a compressed frame with no data', () => {

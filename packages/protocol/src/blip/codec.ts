@@ -8,14 +8,16 @@ import { frameHeaderLength, writeChecksum, writeFrameHeader } from './frame.ts';
  * Per-direction frame codecs, after LiteCore's `Codec.cc`.
  *
  * Each direction has one running CRC32 and one raw deflate stream: the sender compresses with the
- * native zlib (through minizlib, which drives it synchronously), the receiver inflates with pako, whose
- * stream state shows where a frame ended and whose output can be cut off at a bound.
+ * native zlib (through minizlib, which drives it synchronously), and the receiver inflates with it too,
+ * one whole frame at a time with bounded input (see `MAX_COMPRESSED_FRAME_BYTES`).
  * The CRC covers the *uncompressed* body bytes of every non-ACK frame sent (or received) so far in that
  * direction, compressed or not, and is never reset between messages. The sender adds the frame's data
  * to the CRC, compresses it if the frame is compressed, writes the body and then appends the CRC
  * (big-endian); the receiver inflates, adds the inflated bytes to its CRC and compares. ACK frames
  * bypass both the CRC and the compressor. The deflate and inflate state is allocated on the first
- * compressed frame.
+ * compressed frame, and each side may free it between frames (`release`, on an idle connection): the next
+ * compressed frame restarts it with the stream's last bytes (the deflater's 8 KiB window, the peer's
+ * 32 KiB) as its dictionary, so the stream continues unbroken.
  *
  * A compressed frame is the output of a sync flush of the direction's single stream with the trailing
  * `00 00 FF FF` removed: it holds complete blocks and may refer back up to 32 KiB into the data of
@@ -51,6 +53,74 @@ export function maxDeflatedSize(n: number): number {
 /** The body of a compressed frame with no data: an empty stored block header, as a sync flush writes it. */
 const EMPTY_COMPRESSED = Uint8Array.of(0x00);
 
+/**
+ * The last `capacity` bytes of a stream, for a restarted deflater or inflater to use as its dictionary.
+ * The buffer grows with the data up to `capacity` (a connection that received little keeps little), then
+ * wraps around as a ring.
+ */
+class StreamHistory {
+  readonly #capacity: number;
+  #buffer: Uint8Array | undefined;
+  /** Bytes held while not full; the ring's write position once full. */
+  #end = 0;
+  #full = false;
+
+  constructor(capacity: number) {
+    this.#capacity = capacity;
+  }
+
+  append(data: Uint8Array): void {
+    if (data.length === 0) return;
+    const capacity = this.#capacity;
+    if (data.length >= capacity) {
+      const buffer = this.#buffer?.length === capacity ? this.#buffer : new Uint8Array(capacity);
+      buffer.set(data.subarray(data.length - capacity));
+      this.#buffer = buffer;
+      this.#end = 0;
+      this.#full = true;
+      return;
+    }
+    if (!this.#full) {
+      const needed = this.#end + data.length;
+      if (needed <= capacity) {
+        if (this.#buffer === undefined || this.#buffer.length < needed) {
+          let size = Math.max(1024, this.#buffer?.length ?? 0);
+          while (size < needed) size *= 2;
+          const grown = new Uint8Array(Math.min(size, capacity));
+          if (this.#buffer !== undefined) grown.set(this.#buffer.subarray(0, this.#end));
+          this.#buffer = grown;
+        }
+        this.#buffer.set(data, this.#end);
+        this.#end = needed % capacity;
+        if (needed === capacity) this.#full = true;
+        return;
+      }
+      // Overflows the capacity: becomes a full ring holding the last `capacity` bytes.
+      const ring = new Uint8Array(capacity);
+      const keep = capacity - data.length;
+      ring.set(this.#buffer!.subarray(this.#end - keep, this.#end));
+      ring.set(data, keep);
+      this.#buffer = ring;
+      this.#end = 0;
+      this.#full = true;
+      return;
+    }
+    const ring = this.#buffer!;
+    const first = Math.min(data.length, capacity - this.#end);
+    ring.set(data.subarray(0, first), this.#end);
+    ring.set(data.subarray(first), 0);
+    this.#end = (this.#end + data.length) % capacity;
+  }
+
+  /** The kept bytes, oldest first. */
+  window(): Buffer {
+    const buffer = this.#buffer;
+    if (buffer === undefined) return Buffer.alloc(0);
+    if (!this.#full) return Buffer.from(buffer.subarray(0, this.#end));
+    return Buffer.concat([buffer.subarray(this.#end), buffer.subarray(0, this.#end)]);
+  }
+}
+
 export class OutputCodec {
   readonly #level: number;
   #checksum = 0;
@@ -58,10 +128,8 @@ export class OutputCodec {
   #chunks: Buffer[] = [];
   #length = 0;
   #failure: Error | undefined;
-  /** The last DEFLATE_WINDOW bytes fed to the deflater, as a ring (allocated with the first compressed frame). */
-  #history: Uint8Array | undefined;
-  #historyEnd = 0;
-  #historyFull = false;
+  /** The last DEFLATE_WINDOW bytes fed to the deflater. */
+  readonly #history = new StreamHistory(DEFLATE_WINDOW);
 
   /** `level`: zlib compression level 1 (fastest) to 9 (smallest), for every compressed frame. */
   constructor(level = DEFAULT_COMPRESSION_LEVEL) {
@@ -93,7 +161,7 @@ export class OutputCodec {
    * advances the checksum.
    */
   encode(number: number, flags: number, data: Uint8Array, compress: boolean): Uint8Array {
-    this.#checksum = crc32(data, this.#checksum);
+    if (data.length > 0) this.#checksum = crc32(data, this.#checksum);
     const headerLength = frameHeaderLength(number, flags);
     let frame: Uint8Array;
     if (compress && data.length > 0) {
@@ -108,6 +176,8 @@ export class OutputCodec {
         o += n;
       }
       writeChecksum(frame, end, this.#checksum);
+      // The chunks are views into the deflater's output buffer: holding them would keep it alive while idle.
+      this.#chunks = [];
     } else {
       const body = compress ? EMPTY_COMPRESSED : data;
       frame = new Uint8Array(headerLength + body.length + CHECKSUM_BYTES);
@@ -129,7 +199,7 @@ export class OutputCodec {
     if (!endsWithTrailer(chunks, this.#length)) {
       throw new BlipError('invalid-message', 'deflate sync flush did not end with 00 00 FF FF');
     }
-    this.#remember(data);
+    this.#history.append(data);
     return chunks;
   }
 
@@ -140,7 +210,7 @@ export class OutputCodec {
       memLevel: MEM_LEVEL,
       flush: zlibConstants.Z_SYNC_FLUSH,
     };
-    const dictionary = this.#window();
+    const dictionary = this.#history.window();
     if (dictionary.length > 0) options.dictionary = dictionary;
     const deflater = new DeflateRaw(options);
     deflater.on('data', (chunk: Buffer) => {
@@ -154,29 +224,6 @@ export class OutputCodec {
     return deflater;
   }
 
-  #remember(data: Uint8Array): void {
-    const history = (this.#history ??= new Uint8Array(DEFLATE_WINDOW));
-    if (data.length >= DEFLATE_WINDOW) {
-      history.set(data.subarray(data.length - DEFLATE_WINDOW));
-      this.#historyEnd = 0;
-      this.#historyFull = true;
-      return;
-    }
-    const first = Math.min(data.length, DEFLATE_WINDOW - this.#historyEnd);
-    history.set(data.subarray(0, first), this.#historyEnd);
-    history.set(data.subarray(first), 0);
-    const end = this.#historyEnd + data.length;
-    if (end >= DEFLATE_WINDOW) this.#historyFull = true;
-    this.#historyEnd = end % DEFLATE_WINDOW;
-  }
-
-  /** The kept window, oldest byte first. */
-  #window(): Buffer {
-    const history = this.#history;
-    if (!history) return Buffer.alloc(0);
-    if (!this.#historyFull) return Buffer.from(history.subarray(0, this.#historyEnd));
-    return Buffer.concat([history.subarray(this.#historyEnd), history.subarray(0, this.#historyEnd)]);
-  }
 }
 
 function endsWithTrailer(chunks: Uint8Array[], length: number): boolean {
@@ -206,8 +253,11 @@ class FrameInflater {
   #length = 0;
   #failure: Error | undefined;
 
-  constructor() {
-    this.#inflater = new InflateRaw({ flush: zlibConstants.Z_SYNC_FLUSH });
+  /** `dictionary`: the last inflated bytes of the stream so far (up to 32 KiB), when restarting a released inflater. */
+  constructor(dictionary: Uint8Array | undefined) {
+    const options: ZlibOptions & NodeZlibOptions = { flush: zlibConstants.Z_SYNC_FLUSH };
+    if (dictionary !== undefined && dictionary.length > 0) options.dictionary = Buffer.from(dictionary.buffer, dictionary.byteOffset, dictionary.byteLength);
+    this.#inflater = new InflateRaw(options);
     this.#inflater.on('data', (chunk: Buffer) => {
       this.#output.push(chunk);
       this.#length += chunk.length;
@@ -241,7 +291,14 @@ class FrameInflater {
     if (output.length === 1) return output[0]!;
     return Buffer.concat(output, this.#length);
   }
+
+  close(): void {
+    this.#inflater.close();
+  }
 }
+
+/** The window of a raw deflate stream from a peer: zlib's largest, which Couchbase Lite uses. */
+const INFLATE_WINDOW = 32 * 1024;
 
 function corrupt(message: string): BlipError {
   return new BlipError('bad-deflate', `invalid compressed frame: ${message}`);
@@ -250,6 +307,8 @@ function corrupt(message: string): BlipError {
 export class InputCodec {
   #checksum = 0;
   #inflater: FrameInflater | undefined;
+  /** The inflated data of the stream so far, up to the peer's window, for restarting a released inflater. */
+  #history: StreamHistory | undefined;
   #failed: BlipError | undefined;
 
   get checksum(): number {
@@ -265,7 +324,8 @@ export class InputCodec {
     let data = body;
     // An empty compressed frame carries no deflate data at all (go-blip skips the trailer for it too).
     if (compressed && body.length > 0) data = this.#inflate(body, maxOutput);
-    this.#checksum = crc32(data, this.#checksum);
+    // zlib's crc32 of an empty view whose buffer has no backing store (a null pointer) is 0, not the running value.
+    if (data.length > 0) this.#checksum = crc32(data, this.#checksum);
     if (this.#checksum !== checksum) {
       throw new BlipError(
         'bad-checksum',
@@ -275,15 +335,35 @@ export class InputCodec {
     return data;
   }
 
+  /** True while the inflater's state (about 60 KiB of native memory and buffers) is allocated. */
+  get holdsInflater(): boolean {
+    return this.#inflater !== undefined;
+  }
+
+  /**
+   * Frees the inflater of an idle connection. Every compressed frame ends with a sync flush, so nothing is
+   * pending between frames; the next compressed frame starts a new inflater primed with the kept 32 KiB of
+   * inflated data as its dictionary, which is what the peer's matches may refer back to.
+   */
+  release(): void {
+    this.#inflater?.close();
+    this.#inflater = undefined;
+  }
+
   #inflate(body: Uint8Array, maxOutput: number): Uint8Array {
     if (this.#failed) throw new BlipError(this.#failed.code, `compressed stream already failed: ${this.#failed.message}`);
-    this.#inflater ??= new FrameInflater();
+    const history = (this.#history ??= new StreamHistory(INFLATE_WINDOW));
+    this.#inflater ??= new FrameInflater(history.window());
     try {
-      return this.#inflater.inflateFrame(body, maxOutput);
+      const data = this.#inflater.inflateFrame(body, maxOutput);
+      history.append(data);
+      return data;
     } catch (err) {
       const error = err instanceof BlipError ? err : corrupt(String(err));
       this.#failed = error;
+      this.#inflater?.close();
       this.#inflater = undefined;
+      this.#history = undefined;
       throw error;
     }
   }

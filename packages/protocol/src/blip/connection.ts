@@ -135,6 +135,7 @@ export class BlipConnection {
       queuedMessages: this.#outbox.length,
       pausedMessages: this.#paused,
       holdsDeflater: this.#output.holdsDeflater,
+      holdsInflater: this.#inbox.codec.holdsInflater,
     };
   }
 
@@ -159,7 +160,9 @@ export class BlipConnection {
       this.#inbox.receive(frame);
     } catch (err) {
       this.#fail(err instanceof BlipError ? err : new BlipError('bad-frame', `unexpected failure: ${String(err)}`, { cause: err }));
+      return;
     }
+    if (this.#inbox.codec.holdsInflater) this.#armIdleRelease();
   }
 
   /** The transport can take frames again after `send` returned false. */
@@ -283,15 +286,21 @@ export class BlipConnection {
     }
   }
 
-  /** Once nothing has been sent for a while, the deflater's memory goes back (it restarts from its kept window). */
+  /**
+   * Once nothing has been sent or received for a while, the deflater's and inflater's memory goes back
+   * (each restarts from its kept window).
+   */
   #armIdleRelease(): void {
-    if (!this.#output.holdsDeflater) return;
+    if (!this.#output.holdsDeflater && !this.#inbox.codec.holdsInflater) return;
     if (this.#idleTimer) {
       this.#idleTimer.refresh();
       return;
     }
     this.#idleTimer = setTimeout(() => {
       this.#idleTimer = undefined;
+      if (!this.#open) return;
+      // Frames are decoded whole as they arrive: the inflater holds nothing between them.
+      this.#inbox.codec.release();
       if (this.#outbox.isEmpty && this.#paused === 0) this.#output.release();
       else this.#armIdleRelease();
     }, this.#idleReleaseMs);
@@ -364,6 +373,7 @@ export class BlipConnection {
     clearTimeout(this.#idleTimer);
     this.#idleTimer = undefined;
     this.#output.release();
+    this.#inbox.codec.release();
     const closed = new BlipError(
       'closed',
       event.error ? `the BLIP connection failed: ${event.error.message}` : `the BLIP connection closed (${event.code}${event.reason ? `: ${event.reason}` : ''})`,

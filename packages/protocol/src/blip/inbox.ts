@@ -51,6 +51,11 @@ export class Inbox {
     this.#events = events;
   }
 
+  /** The input codec, whose inflater the connection frees while idle. */
+  get codec(): InputCodec {
+    return this.#codec;
+  }
+
   /** Bytes held for incoming messages not yet complete. */
   get pendingBytes(): number {
     return this.#pendingBytes;
