@@ -17,7 +17,7 @@ import { memoryDatabase, replicate } from '../pouchdb-client.ts';
 import { median, throughputLines } from '../report.ts';
 import type { Settings } from '../settings.ts';
 import type { HttpTarget } from '../targets/types.ts';
-import { databaseMaker, docCount, runOnce } from './blip-common.ts';
+import { ROWS, databaseMaker, docCount, runOnce, type Row } from './blip-common.ts';
 import { Progress, batches, type Log, type Measurement, type SynclineSection } from './common.ts';
 
 const PULL_DB = 'blobs_pull';
@@ -36,13 +36,6 @@ const PUSH_ROUND_STRIDE = 100_000;
 /** A one-shot replication with no completed document for this long is stopped and reported as failed. */
 const STALL_MS = 20_000;
 
-type Row = 'blipPull' | 'restPull' | 'blipPush';
-
-const ROWS: ReadonlyArray<{ key: Row; label: string }> = [
-  { key: 'blipPull', label: 'BLIP pull (one-shot, into MemoryStore)' },
-  { key: 'restPull', label: 'REST pull (one-shot, PouchDB.replicate into memory db)' },
-  { key: 'blipPush', label: 'BLIP push (one-shot, MemoryStore to a fresh db)' },
-];
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const int = (x: number): string => Math.round(x).toLocaleString('en-US');

@@ -8,6 +8,15 @@ import { describeFailure, type HttpClient } from '../http-client.ts';
 import type { Progress } from './common.ts';
 
 /** Unauthenticated requests act as GUEST; the sections' databases let GUEST read and write everything. */
+/** The throughput rows of the BLIP sections, each measured the same way with documents of their own. */
+export type Row = 'blipPull' | 'restPull' | 'blipPush';
+
+export const ROWS: ReadonlyArray<{ key: Row; label: string }> = [
+  { key: 'blipPull', label: 'BLIP pull (one-shot, into MemoryStore)' },
+  { key: 'restPull', label: 'REST pull (one-shot, PouchDB.replicate into memory db)' },
+  { key: 'blipPush', label: 'BLIP push (one-shot, MemoryStore to a fresh db)' },
+];
+
 export const OPEN_GUEST = { users: { GUEST: { disabled: false, admin_channels: ['*'] } } } as const;
 
 export async function docCount(admin: HttpClient, db: string): Promise<number> {

@@ -17,7 +17,7 @@ import { median, throughputLines } from '../report.ts';
 import type { Settings } from '../settings.ts';
 import type { HttpTarget } from '../targets/types.ts';
 import { IDLE_CONNECTIONS, IDLE_GOAL_BYTES, idleConnectionMemory, type IdleMemorySample } from './blip-idle.ts';
-import { databaseMaker, docCount, runOnce } from './blip-common.ts';
+import { ROWS, databaseMaker, docCount, runOnce, type Row } from './blip-common.ts';
 import { Progress, batches, freshIdPrefix, type Log, type Measurement, type SynclineSection } from './common.ts';
 
 export const BLIP_PULL_DB = 'blip_pull';
@@ -40,13 +40,6 @@ const LOAD_BATCH = 1_000;
 /** Give up on a document that has not reached the store after this long. */
 const ARRIVAL_TIMEOUT_MS = 10_000;
 
-type Row = 'blipPull' | 'restPull' | 'blipPush';
-
-const ROWS: ReadonlyArray<{ key: Row; label: string }> = [
-  { key: 'blipPull', label: 'BLIP pull (one-shot, into MemoryStore)' },
-  { key: 'restPull', label: 'REST pull (one-shot, PouchDB.replicate into memory db)' },
-  { key: 'blipPush', label: 'BLIP push (one-shot, MemoryStore to a fresh db)' },
-];
 
 interface LatencySample {
   medianMs: number;

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blipUrl, openSocket } from '../support/blip-client.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
+import { total } from '../support/prometheus.ts';
 import { eventually, getJson, request } from '../support/rest.ts';
 import { OPEN_GUEST, startTestServer, type TestServer } from '../support/server-process.ts';
 
@@ -17,19 +18,6 @@ const SYNC = `function (doc, oldDoc) {
   if (doc.refuse) throw({ forbidden: 'refused' });
   channel(doc.channels);
 }`;
-
-/** The samples of one metric whose labels include `labels`, summed (0 when there is none). */
-function total(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = (match[2] ?? '').split(',').filter(Boolean);
-    if (wanted.every((l) => present.includes(l))) sum += Number(match[3]);
-  }
-  return sum;
-}
 
 /** Whether the exposition has a sample of `name` with exactly these labels among its own. */
 const has = (text: string, name: string, labels: Record<string, string>) =>

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, getJson, postJson, putJson, request, basicAuth } from '../support/rest.ts';
+import { sample, total } from '../support/prometheus.ts';
 import { startTestServer, type TestServer } from '../support/server-process.ts';
 
 /**
@@ -43,32 +44,6 @@ async function scrape(url = `${server.metricsUrl}/_metrics`): Promise<string> {
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   return res.text();
-}
-
-/** The value of one sample of the Prometheus text format, or undefined when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = (match[2] ?? '').split(',').filter(Boolean);
-    if (wanted.every((l) => present.includes(l))) return Number(match[3]);
-  }
-  return undefined;
-}
-
-/** The sum of the samples of one metric whose labels include `labels`. */
-function total(text: string, name: string, labels: Record<string, string> = {}): number {
-  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const present = (match[2] ?? '').split(',').filter(Boolean);
-    if (wanted.every((l) => present.includes(l))) sum += Number(match[3]);
-  }
-  return sum;
 }
 
 const bytesOf = (body: unknown) => Buffer.byteLength(JSON.stringify(body));

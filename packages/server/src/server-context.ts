@@ -4,6 +4,7 @@ import { keyed, type Logger } from './base/logger.ts';
 import { checkDatabaseName, ConfigError, parseDatabaseConfig } from './config/load.ts';
 import type { DatabaseConfig, ServerConfig } from './config/schema.ts';
 import { Database } from './db/database.ts';
+import { redactUrl } from './config/redact.ts';
 import { readSharedConfig, SHARED_CONFIG_KEY, storeSharedConfig, withLocalSettings, type SharedConfig } from './config/shared-config.ts';
 import { openBucket } from './storage/open.ts';
 import { badRequest, isSynclineError } from './base/errors.ts';
@@ -15,17 +16,6 @@ export const VERSION = '0.1.0';
 
 /** How often each node looks for a configuration stored by another node, when no notification came. */
 const SHARED_CONFIG_POLL_MS = 2000;
-
-/** A storage URL without its password, for logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.protocol === 'sqlite:' ? url : parsed.toString();
-  } catch {
-    return url;
-  }
-}
 
 /**
  * The running server's state shared by both listeners: configuration, logger and the open databases.
@@ -99,7 +89,7 @@ export class ServerContext implements AsyncDisposable {
     this.#localConfigs.set(name, local);
     this.#appliedConfig.set(db, applied);
     this.#followSharedConfig(name, db);
-    this.#log.info({ db: name, server: redactUrl(local.server!) }, 'database online');
+    this.#log.info({ db: name, server: redactUrl(local.server!, '***') }, 'database online');
     return db;
   }
 

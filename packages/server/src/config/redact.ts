@@ -1,11 +1,12 @@
 /** What `GET /{db}/_config` shows instead of a secret, as Sync Gateway does. */
 export const REDACTED = 'xxxxx';
 
-function redactUrl(url: string): string {
+/** A URL with its password (if any) replaced by `mask`; anything else is returned as it is. */
+export function redactUrl(url: string, mask = REDACTED): string {
   try {
     const parsed = new URL(url);
     if (!parsed.password) return url;
-    parsed.password = REDACTED;
+    parsed.password = mask;
     return parsed.toString();
   } catch {
     return url;

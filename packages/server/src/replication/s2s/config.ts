@@ -1,4 +1,5 @@
 import { ConfigError, validate } from '../../config/load.ts';
+import { redactUrl } from '../../config/redact.ts';
 import { ReplicationConfigSchema, type ReplicationConfig } from '../../config/replication-schema.ts';
 import { CustomResolver } from './resolver.ts';
 import { pinnedFingerprint } from '@syncline/client';
@@ -65,14 +66,6 @@ export function parseReplicationConfig(id: string, input: unknown, prefix = ''):
 export function redactedConfig(config: ReplicationConfig): ReplicationConfig {
   const out = { ...config };
   if (out.password !== undefined) out.password = '****';
-  try {
-    const url = new URL(out.remote);
-    if (url.password) {
-      url.password = '****';
-      out.remote = url.toString();
-    }
-  } catch {
-    // validated already
-  }
+  out.remote = redactUrl(out.remote, '****');
   return out;
 }

@@ -110,8 +110,7 @@ CREATE TABLE ${mutations} (
   doc_id text NOT NULL,
   cas bigint,
   op text NOT NULL,
-  at bigint,
-  xid xid8 NOT NULL DEFAULT pg_current_xact_id()
+  at bigint
 );
 CREATE INDEX ON ${mutations} ("partition", position);
 CREATE INDEX ON ${mutations} ("partition") WHERE position IS NULL;
