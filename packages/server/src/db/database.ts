@@ -245,18 +245,7 @@ export class Database implements DbContext, AsyncDisposable {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#state = 'Offline';
-    await this.replications.stop();
-    await this.#wakeups?.stop();
-    await this.#importer?.stop();
-    // After the importer: its leases are released once no batch is in flight.
-    await this.#cluster?.stop();
-    await this.compactions.close();
-    this.syncFunction.dispose();
-    this.importFilter?.dispose();
-    await this.bucket.close();
+    await this.#shutdown(true);
   }
 
   /**
@@ -264,13 +253,20 @@ export class Database implements DbContext, AsyncDisposable {
    * to expire, so that tests can watch the other nodes take its partitions over.
    */
   async abandonForTests(): Promise<void> {
+    await this.#shutdown(false);
+  }
+
+  /** `releaseCluster`: give up this node's record and import leases (a clean close) or leave them to expire. */
+  async #shutdown(releaseCluster: boolean): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#state = 'Offline';
     await this.replications.stop();
-    await this.#cluster?.halt();
+    if (!releaseCluster) await this.#cluster?.halt();
     await this.#wakeups?.stop();
     await this.#importer?.stop();
+    // After the importer: its leases are released once no batch is in flight.
+    if (releaseCluster) await this.#cluster?.stop();
     await this.compactions.close();
     this.syncFunction.dispose();
     this.importFilter?.dispose();
