@@ -15,7 +15,7 @@ import { clusterHandler } from './handlers/cluster.ts';
 import { postServerReplicate } from './handlers/replication.ts';
 import { Query } from './query.ts';
 import { errorReply, sendReply } from './response.ts';
-import type { Method, Reply, RequestContext } from './route-types.ts';
+import type { Method, Reply, RequestContext, ServerHandler } from './route-types.ts';
 import { matchDatabaseRoute } from './routes.ts';
 
 const METHODS = new Set<string>(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
@@ -35,6 +35,17 @@ function splitUrl(url: string): { segments: string[]; query: URLSearchParams } {
   return { segments, query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)) };
 }
 
+const READ = ['GET', 'HEAD'];
+
+/** Server-level endpoints of the admin API only (on the public API they are unknown URLs). */
+const ADMIN_SERVER_ROUTES: ReadonlyMap<string, { methods: readonly string[]; handler: ServerHandler }> = new Map([
+  ['_expvar', { methods: READ, handler: expvarHandler }],
+  ['_metrics', { methods: READ, handler: metricsHandler }],
+  ['_ready', { methods: READ, handler: readyHandler }],
+  ['_cluster', { methods: READ, handler: clusterHandler }],
+  ['_replicate', { methods: ['POST'], handler: postServerReplicate }],
+]);
+
 async function route(base: Omit<RequestContext, 'params' | 'query' | 'db' | 'user'>, url: string): Promise<Reply> {
   const method = base.req.method ?? 'GET';
   if (!METHODS.has(method)) throw methodNotAllowed();
@@ -50,17 +61,10 @@ async function route(base: Omit<RequestContext, 'params' | 'query' | 'db' | 'use
     if (!base.admin) throw forbidden('Admin API only');
     return allDbs(ctx);
   }
-  if (base.admin && segments.length === 1 && (first === '_expvar' || first === '_metrics' || first === '_ready')) {
-    if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
-    return first === '_expvar' ? expvarHandler(ctx) : first === '_ready' ? readyHandler(ctx) : metricsHandler(ctx);
-  }
-  if (base.admin && segments.length === 1 && first === '_cluster') {
-    if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed();
-    return clusterHandler(ctx);
-  }
-  if (base.admin && segments.length === 1 && first === '_replicate') {
-    if (method !== 'POST') throw methodNotAllowed();
-    return postServerReplicate(ctx);
+  const adminRoute = base.admin && segments.length === 1 ? ADMIN_SERVER_ROUTES.get(first) : undefined;
+  if (adminRoute) {
+    if (!adminRoute.methods.includes(method)) throw methodNotAllowed();
+    return adminRoute.handler(ctx);
   }
   if (first.startsWith('_')) throw notFound('unknown URL');
   ctx.params.db = first;
