@@ -113,11 +113,12 @@ export class ServerContext implements AsyncDisposable {
           const shared = await readSharedConfig(db.bucket);
           if (!isNewer(shared)) return;
           this.#log.info({ db: name, version: shared.version }, 'database configuration changed on another node; reloading');
-          await db.close();
           try {
-            await this.#open(name, this.#localConfigs.get(name) ?? db.config, shared);
+            await this.#replace(name, db, () => this.#open(name, this.#localConfigs.get(name) ?? db.config, shared));
           } catch (err) {
-            this.#databases.delete(name);
+            // Still served as it was; not tried again until the stored configuration changes.
+            const current = this.#databases.get(name);
+            if (current) this.#appliedConfig.set(current, shared.version);
             this.#log.error({ db: name, err }, 'could not apply the configuration stored by another node');
           }
         });
@@ -167,20 +168,41 @@ export class ServerContext implements AsyncDisposable {
   async reconfigure(name: string, input: unknown): Promise<Database> {
     const config = this.#validate(name, input);
     return this.#serialized(name, async () => {
-      const old = this.database(name);
-      // The closed database stays registered, answering 503, until its replacement is online.
-      await old.close();
       let db: Database;
       try {
-        db = await this.#open(name, config, null);
+        db = await this.#replace(name, this.database(name), () => this.#open(name, config, null));
       } catch (err) {
-        this.#databases.delete(name);
+        if (err instanceof ConfigError) throw badRequest(err.message);
         throw err;
       }
       // Shared with the other nodes through the database, which they watch.
       this.#appliedConfig.set(db, await storeSharedConfig(db.bucket, config));
       return db;
     });
+  }
+
+  /**
+   * Closes `old` and opens its replacement. The closed database stays registered, answering 503, until the
+   * replacement is online; when the replacement cannot be opened (a sync function or a replication that does
+   * not compile, say), the database is opened again as it was, and the error is thrown.
+   */
+  async #replace(name: string, old: Database, open: () => Promise<Database>): Promise<Database> {
+    const previousLocal = this.#localConfigs.get(name) ?? old.config;
+    const previousApplied = this.#appliedConfig.get(old) ?? 0;
+    await old.close();
+    try {
+      return await open();
+    } catch (err) {
+      try {
+        const restored = await this.#open(name, old.config, null);
+        this.#localConfigs.set(name, previousLocal);
+        this.#appliedConfig.set(restored, previousApplied);
+      } catch (reopenError) {
+        this.#databases.delete(name);
+        this.#log.error({ db: name, err: reopenError }, 'could not reopen the database with its previous configuration');
+      }
+      throw err;
+    }
   }
 
   async deleteDatabase(name: string): Promise<void> {
